@@ -1,0 +1,3 @@
+"""inferstream: streaming model serving in Python."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Command-line interface (typer): thin, parses arguments and calls the layers below."""

@@ -1,0 +1,48 @@
+"""The ``inferstream`` command: one typer app; each verb lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from inferstream import __version__
+
+app = typer.Typer(
+    name="inferstream",
+    help="Streaming model serving: run pipelines of streamlets that score event streams against models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+@app.callback()
+def _root() -> None:
+    """Streaming model serving: run pipelines of streamlets that score event streams against models."""
+
+
+@app.command()
+def version() -> None:
+    """Print the inferstream version."""
+    console.print(f"inferstream {__version__}")
+
+
+def _register_verbs() -> None:
+    # Verb modules register themselves on `app`; importing them here keeps main.py free of their code.
+    import importlib
+
+    for module in ("run", "verify", "serve", "predict", "train", "bench"):
+        try:
+            importlib.import_module(f"inferstream.cli.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"inferstream.cli.{module}":
+                raise
+
+
+def main() -> None:
+    _register_verbs()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Avro schemas (.avsc) wire-compatible with the original Cloudflow + Seldon system.
+
+Each file is named by the full name of the type it defines, so fastavro's ``load_schema``
+resolves references between them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro.schema import load_schema
+
+SCHEMA_DIR = Path(__file__).parent
+
+TENSOR = "tensorflow.support.avro.Tensor"
+SOURCE_RECORD = "tensorflow.modelserving.avro.SourceRecord"
+SERVING_OUTPUT = "tensorflow.modelserving.avro.ServingOutput"
+SOURCE_REQUEST = "tensorflow.modelserving.avro.SourceRequest"
+MODEL_RESULT_METADATA = "tensorflow.modelserving.avro.ModelResultMetadata"
+SERVING_RESULT = "tensorflow.modelserving.avro.ServingResult"
+MODEL_DESCRIPTOR = "tensorflow.modelserving.avro.ModelDescriptor"
+
+
+def schema_names() -> list[str]:
+    """Full names of every schema shipped with inferstream."""
+    return sorted(p.name.removesuffix(".avsc") for p in SCHEMA_DIR.glob("*.avsc"))
+
+
+@cache
+def parsed_schema(full_name: str) -> Any:
+    """The parsed (fastavro) schema for a full name such as ``tensorflow.support.avro.Tensor``."""
+    path = SCHEMA_DIR / f"{full_name}.avsc"
+    if not path.is_file():
+        known = ", ".join(schema_names())
+        raise KeyError(f"unknown Avro schema {full_name!r}; known: {known}")
+    return load_schema(str(path))
