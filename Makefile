@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
+	bash scripts/nginx/install.sh
 	$(BIN)/pytest
 
 test: lint pytest

@@ -1,0 +1,1 @@
+"""The performance harness behind ``inferstream bench``: modes, processes, measurements, charts."""
