@@ -1,0 +1,46 @@
+"""Execution statistics as the original's ``/state`` endpoint reported them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ExecutionStatistics:
+    """Usage count and call durations (milliseconds) of one model-serving instance since it started."""
+
+    name: str
+    description: str = ""
+    since: int = field(default_factory=lambda: int(time.time() * 1000))  # epoch millis
+    usage: int = 0
+    total_ms: float = 0.0
+    min_ms: float = 0.0
+    max_ms: float = 0.0
+
+    def record(self, duration_ms: float, records: int = 1) -> None:
+        """Count ``records`` scored by one call that took ``duration_ms``."""
+        if self.usage == 0:
+            self.min_ms = self.max_ms = duration_ms
+        else:
+            self.min_ms = min(self.min_ms, duration_ms)
+            self.max_ms = max(self.max_ms, duration_ms)
+        self.usage += records
+        self.total_ms += duration_ms * records
+
+    @property
+    def average_ms(self) -> float:
+        return self.total_ms / self.usage if self.usage else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The original's shape: ``{name, description, since, usage, average, min, max}``."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "since": self.since,
+            "usage": self.usage,
+            "average": round(self.average_ms, 3),
+            "min": round(self.min_ms, 3),
+            "max": round(self.max_ms, 3),
+        }
