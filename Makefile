@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint pytest protos clean
+.PHONY: install demo test lint pytest protos clean model-servers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+model-servers:
+	PYTHON=$(PYTHON) bash scripts/model_servers/install.sh
+
+pytest: $(STAMP) model-servers
 	bash scripts/nginx/install.sh
 	$(BIN)/pytest
 
