@@ -1,0 +1,177 @@
+"""Batch codecs: many payloads to stacked arrays and back (the model-serving hot path).
+
+Each function takes the fast path (``templates``: a byte layout learned once per record shape,
+checked by byte comparison, numbers moved with numpy for the whole batch) for what matches, and
+the generic fastavro codec for everything else, so the result never depends on which path ran.
+Decoding never fails a whole batch: a bad payload becomes a ``RecordFailure`` at its index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from inferstream.tensors.avro import generic
+from inferstream.tensors.avro.convert import DEFAULT_MAX_TENSOR_BYTES
+from inferstream.tensors.avro.records import (
+    DEFAULT_DATATYPE,
+    ModelResultMetadata,
+    ServingResult,
+    SourceRequest,
+    TensorSpec,
+)
+from inferstream.tensors.avro.stacked import (
+    DecodedBatch,
+    RecordFailure,
+    ServingResultGroup,
+    SourceRequestGroup,
+    StackedTensor,
+    tensors_key,
+)
+from inferstream.tensors.tensor import TensorCodecError
+
+
+def _per_record(value: Any, n: int, field: str) -> Sequence[Any]:
+    """A value shared by all records, or one per record."""
+    if isinstance(value, (str, ModelResultMetadata, Mapping)):
+        return [value] * n
+    if len(value) != n:
+        raise TensorCodecError(field, f"{len(value)} values for {n} records")
+    return list(value)
+
+
+def _batch_size(stacks: Sequence[Mapping[str, StackedTensor]], *others: Any) -> int:
+    sizes = {len(s) for m in stacks for s in m.values()}
+    sizes |= {len(o) for o in others if not isinstance(o, (str, ModelResultMetadata, Mapping))}
+    if len(sizes) != 1:
+        raise TensorCodecError(
+            "batch", f"inconsistent record counts {sorted(sizes)}" if sizes else "no records"
+        )
+    return sizes.pop()
+
+
+# --- SourceRequest ------------------------------------------------------------------------------
+
+
+def decode_source_requests(
+    payloads: Sequence[bytes], max_bytes: int = DEFAULT_MAX_TENSOR_BYTES
+) -> DecodedBatch[SourceRequestGroup]:
+    """Decode SourceRequests into groups of one layout each, stacked per input name.
+
+    Records are grouped by their inputs' names, dtypes, ranks, trailing dims and dim names; the
+    usual stream (all fraud records [1, 29] float) gives one group. Corrupt payloads come back as
+    ``failures`` with the reason; nothing is dropped.
+    """
+    decoded: list[tuple[int, SourceRequest]] = []
+    failures: list[RecordFailure] = []
+    for i, payload in enumerate(payloads):
+        try:
+            decoded.append((i, generic.decode_source_request(payload, max_bytes)))
+        except TensorCodecError as exc:
+            failures.append(RecordFailure(i, exc))
+    return DecodedBatch(len(payloads), group_source_requests(decoded), failures)
+
+
+def group_source_requests(decoded: Sequence[tuple[int, SourceRequest]]) -> list[SourceRequestGroup]:
+    """Stack decoded requests, one group per input layout (in order of first appearance)."""
+    buckets: dict[tuple[Any, ...], list[tuple[int, SourceRequest]]] = defaultdict(list)
+    for item in decoded:
+        buckets[tensors_key(item[1].inputs)].append(item)
+    groups = []
+    for items in buckets.values():
+        names = list(items[0][1].inputs)
+        groups.append(
+            SourceRequestGroup(
+                indices=np.array([i for i, _ in items], dtype=np.int64),
+                inputs={n: StackedTensor.from_tensors([r.inputs[n] for _, r in items]) for n in names},
+                expected_outputs=[r.expected_outputs for _, r in items],
+                datatypes=[r.datatype for _, r in items],
+            )
+        )
+    return groups
+
+
+def encode_source_requests(
+    inputs: Mapping[str, StackedTensor],
+    expected_outputs: Mapping[str, TensorSpec] | Sequence[Mapping[str, TensorSpec]] | None = None,
+    datatypes: str | Sequence[str] = DEFAULT_DATATYPE,
+) -> list[bytes]:
+    """One SourceRequest payload per record of the stacked inputs (what an ingress emits)."""
+    n = _batch_size([inputs], *([] if expected_outputs is None else [expected_outputs]), datatypes)
+    specs = _per_record({} if expected_outputs is None else expected_outputs, n, "expected_outputs")
+    kinds = _per_record(datatypes, n, "datatypes")
+    return [
+        generic.encode_source_request(
+            SourceRequest({name: s.record(i, name) for name, s in inputs.items()}, dict(specs[i]), kinds[i])
+        )
+        for i in range(n)
+    ]
+
+
+# --- ServingResult ------------------------------------------------------------------------------
+
+
+def encode_serving_results(
+    inputs: Mapping[str, StackedTensor],
+    outputs: Mapping[str, StackedTensor],
+    metadata: ModelResultMetadata | Sequence[ModelResultMetadata],
+    datatypes: str | Sequence[str] = DEFAULT_DATATYPE,
+) -> list[bytes]:
+    """One ServingResult payload per record: its inputs, its rows of ``outputs``, its metadata.
+
+    A record whose metadata has ``errors`` is written with an empty outputs map (its rows in
+    ``outputs``, if any, are not written); ``outputs`` may be empty when every record failed.
+    """
+    n = _batch_size([inputs, outputs], metadata, datatypes)
+    metas = _per_record(metadata, n, "metadata")
+    kinds = _per_record(datatypes, n, "datatypes")
+    out = []
+    for i in range(n):
+        meta = metas[i]
+        result = ServingResult(
+            inputs={name: s.record(i, name) for name, s in inputs.items()},
+            outputs={} if meta.errors else {name: s.record(i, name) for name, s in outputs.items()},
+            metadata=meta,
+            datatype=kinds[i],
+        )
+        out.append(generic.encode_serving_result(result))
+    return out
+
+
+def decode_serving_results(
+    payloads: Sequence[bytes], max_bytes: int = DEFAULT_MAX_TENSOR_BYTES
+) -> DecodedBatch[ServingResultGroup]:
+    """Decode ServingResults into groups of one layout (inputs and outputs), stacked per name."""
+    decoded: list[tuple[int, ServingResult]] = []
+    failures: list[RecordFailure] = []
+    for i, payload in enumerate(payloads):
+        try:
+            decoded.append((i, generic.decode_serving_result(payload, max_bytes)))
+        except TensorCodecError as exc:
+            failures.append(RecordFailure(i, exc))
+    return DecodedBatch(len(payloads), group_serving_results(decoded), failures)
+
+
+def group_serving_results(decoded: Sequence[tuple[int, ServingResult]]) -> list[ServingResultGroup]:
+    buckets: dict[tuple[Any, ...], list[tuple[int, ServingResult]]] = defaultdict(list)
+    for item in decoded:
+        _, r = item
+        buckets[(tensors_key(r.inputs), tensors_key(r.outputs))].append(item)
+    groups = []
+    for items in buckets.values():
+        first = items[0][1]
+        groups.append(
+            ServingResultGroup(
+                indices=np.array([i for i, _ in items], dtype=np.int64),
+                inputs={n: StackedTensor.from_tensors([r.inputs[n] for _, r in items]) for n in first.inputs},
+                outputs={
+                    n: StackedTensor.from_tensors([r.outputs[n] for _, r in items]) for n in first.outputs
+                },
+                metadata=[r.metadata for _, r in items],
+                datatypes=[r.datatype for _, r in items],
+            )
+        )
+    return groups
