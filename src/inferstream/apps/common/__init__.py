@@ -1,0 +1,1 @@
+"""Parts the fraud and recommender apps share: model folders, egresses."""

@@ -1,0 +1,1 @@
+"""The fraud detector: card data, the autoencoder's training and export, streamlets and blueprints."""

@@ -1,0 +1,1 @@
+"""The recommender: a matrix-factorisation model over synthetic interactions, its ingress and blueprints."""
