@@ -53,3 +53,8 @@ def http_status_kind(status: int) -> ErrorKind:
     if 400 <= status < 500:
         return ErrorKind.REJECTED
     return ErrorKind.SERVER
+
+
+def malformed(message: str, source: str = "") -> ExecutorError:
+    """An answer that cannot be decoded (bad JSON, missing outputs, wrong shape)."""
+    return ExecutorError(ErrorKind.MALFORMED, message, source)

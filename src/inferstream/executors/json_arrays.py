@@ -1,0 +1,80 @@
+"""numpy arrays ⇄ the JSON values of the REST protocols, and the V2 datatype names."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferstream.executors.errors import ErrorKind, ExecutorError, malformed
+
+V2_TO_NUMPY: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32),
+    "UINT64": np.dtype(np.uint64),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+    "BYTES": np.dtype(object),
+}
+NUMPY_TO_V2: dict[np.dtype[Any], str] = {v: k for k, v in V2_TO_NUMPY.items()}
+
+
+def v2_datatype(array: npt.NDArray[Any]) -> str:
+    if array.dtype.kind in "USO":
+        return "BYTES"
+    try:
+        return NUMPY_TO_V2[array.dtype]
+    except KeyError:
+        raise ExecutorError(ErrorKind.REJECTED, f"numpy dtype {array.dtype} has no V2 datatype") from None
+
+
+def to_json(array: npt.NDArray[Any], b64_bytes: bool = False) -> Any:
+    """Nested lists; bytes become ``{"b64": ...}`` (TF Serving) or UTF-8 text (V2, Seldon)."""
+    if array.dtype.kind not in "SO":
+        return array.tolist()
+    flat = [_text(v, b64_bytes) for v in array.reshape(-1).tolist()]
+    return np.asarray(flat, dtype=object).reshape(array.shape).tolist() if array.ndim else flat[0]
+
+
+def _text(value: Any, b64_bytes: bool) -> Any:
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()} if b64_bytes else value.decode("utf-8", "replace")
+    return value
+
+
+def from_json(value: Any, what: str, source: str, dtype: npt.DTypeLike | None = None) -> npt.NDArray[Any]:
+    """A rectangular array from nested JSON lists, or a MALFORMED error naming ``what``."""
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise malformed(f"{what} is not a rectangular array: {exc}", source) from None
+    if array.dtype.kind == "O" and dtype is None:
+        raise malformed(f"{what} holds values of mixed types", source)
+    return array
+
+
+def from_v2_tensor(tensor: Any, source: str) -> tuple[str, npt.NDArray[Any]]:
+    """One V2 JSON output ``{name, shape, datatype, data}`` as (name, array of that shape)."""
+    if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
+        raise malformed(f"V2 output lacks name/shape/datatype/data: {tensor!r:.200}", source)
+    name, datatype = str(tensor["name"]), str(tensor["datatype"])
+    if datatype not in V2_TO_NUMPY:
+        raise malformed(f"output {name!r} has unknown datatype {datatype!r}", source)
+    dtype = V2_TO_NUMPY[datatype]
+    data = tensor["data"]
+    if datatype == "BYTES":
+        data = [v.encode() if isinstance(v, str) else v for v in np.asarray(data, dtype=object).reshape(-1)]
+    array = from_json(data, f"output {name!r}", source, dtype)
+    try:
+        return name, array.reshape([int(d) for d in tensor["shape"]])
+    except ValueError as exc:
+        raise malformed(f"output {name!r}: data does not fit its shape: {exc}", source) from None
