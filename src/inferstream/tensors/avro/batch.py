@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from inferstream.tensors.avro import generic
+from inferstream.tensors.avro import fastpath, generic
 from inferstream.tensors.avro.convert import DEFAULT_MAX_TENSOR_BYTES
 from inferstream.tensors.avro.records import (
     DEFAULT_DATATYPE,
@@ -57,22 +57,29 @@ def _batch_size(stacks: Sequence[Mapping[str, StackedTensor]], *others: Any) -> 
 
 
 def decode_source_requests(
-    payloads: Sequence[bytes], max_bytes: int = DEFAULT_MAX_TENSOR_BYTES
+    payloads: Sequence[bytes], max_bytes: int = DEFAULT_MAX_TENSOR_BYTES, fast: bool = True
 ) -> DecodedBatch[SourceRequestGroup]:
     """Decode SourceRequests into groups of one layout each, stacked per input name.
 
     Records are grouped by their inputs' names, dtypes, ranks, trailing dims and dim names; the
-    usual stream (all fraud records [1, 29] float) gives one group. Corrupt payloads come back as
-    ``failures`` with the reason; nothing is dropped.
+    usual stream (all fraud records [1, 29] float) gives one group, a recommender stream ([n, 1]
+    with n varying) one group with row splits. Corrupt payloads come back as ``failures`` with the
+    reason; nothing is dropped. ``fast=False`` decodes every record with generic fastavro.
     """
+    groups: list[SourceRequestGroup] = []
     decoded: list[tuple[int, SourceRequest]] = []
     failures: list[RecordFailure] = []
-    for i, payload in enumerate(payloads):
+    leftover: Sequence[int] = range(len(payloads))
+    if fast:
+        groups, decoded, failures, leftover = fastpath.decode_source_requests(payloads, max_bytes)
+    for i in leftover:
         try:
-            decoded.append((i, generic.decode_source_request(payload, max_bytes)))
+            decoded.append((i, generic.decode_source_request(payloads[i], max_bytes)))
         except TensorCodecError as exc:
             failures.append(RecordFailure(i, exc))
-    return DecodedBatch(len(payloads), group_source_requests(decoded), failures)
+    groups = merge_groups([*groups, *group_source_requests(decoded)])
+    failures.sort(key=lambda f: f.index)
+    return DecodedBatch(len(payloads), groups, failures)
 
 
 def group_source_requests(decoded: Sequence[tuple[int, SourceRequest]]) -> list[SourceRequestGroup]:
@@ -98,11 +105,16 @@ def encode_source_requests(
     inputs: Mapping[str, StackedTensor],
     expected_outputs: Mapping[str, TensorSpec] | Sequence[Mapping[str, TensorSpec]] | None = None,
     datatypes: str | Sequence[str] = DEFAULT_DATATYPE,
+    fast: bool = True,
 ) -> list[bytes]:
     """One SourceRequest payload per record of the stacked inputs (what an ingress emits)."""
     n = _batch_size([inputs], *([] if expected_outputs is None else [expected_outputs]), datatypes)
     specs = _per_record({} if expected_outputs is None else expected_outputs, n, "expected_outputs")
     kinds = _per_record(datatypes, n, "datatypes")
+    if fast:
+        payloads = fastpath.encode_source_requests(inputs, specs, kinds)
+        if payloads is not None:
+            return payloads
     return [
         generic.encode_source_request(
             SourceRequest({name: s.record(i, name) for name, s in inputs.items()}, dict(specs[i]), kinds[i])
@@ -119,6 +131,7 @@ def encode_serving_results(
     outputs: Mapping[str, StackedTensor],
     metadata: ModelResultMetadata | Sequence[ModelResultMetadata],
     datatypes: str | Sequence[str] = DEFAULT_DATATYPE,
+    fast: bool = True,
 ) -> list[bytes]:
     """One ServingResult payload per record: its inputs, its rows of ``outputs``, its metadata.
 
@@ -128,6 +141,10 @@ def encode_serving_results(
     n = _batch_size([inputs, outputs], metadata, datatypes)
     metas = _per_record(metadata, n, "metadata")
     kinds = _per_record(datatypes, n, "datatypes")
+    if fast:
+        payloads = fastpath.encode_serving_results(inputs, outputs, metas, kinds)
+        if payloads is not None:
+            return payloads
     out = []
     for i in range(n):
         meta = metas[i]
@@ -142,17 +159,26 @@ def encode_serving_results(
 
 
 def decode_serving_results(
-    payloads: Sequence[bytes], max_bytes: int = DEFAULT_MAX_TENSOR_BYTES
+    payloads: Sequence[bytes], max_bytes: int = DEFAULT_MAX_TENSOR_BYTES, fast: bool = True
 ) -> DecodedBatch[ServingResultGroup]:
-    """Decode ServingResults into groups of one layout (inputs and outputs), stacked per name."""
+    """Decode ServingResults into groups of one layout (inputs and outputs), stacked per name.
+
+    Error records (empty outputs map) form their own group(s); so do records of other shapes.
+    """
+    groups: list[ServingResultGroup] = []
     decoded: list[tuple[int, ServingResult]] = []
     failures: list[RecordFailure] = []
-    for i, payload in enumerate(payloads):
+    leftover: Sequence[int] = range(len(payloads))
+    if fast:
+        groups, decoded, failures, leftover = fastpath.decode_serving_results(payloads, max_bytes)
+    for i in leftover:
         try:
-            decoded.append((i, generic.decode_serving_result(payload, max_bytes)))
+            decoded.append((i, generic.decode_serving_result(payloads[i], max_bytes)))
         except TensorCodecError as exc:
             failures.append(RecordFailure(i, exc))
-    return DecodedBatch(len(payloads), group_serving_results(decoded), failures)
+    groups = merge_groups([*groups, *group_serving_results(decoded)])
+    failures.sort(key=lambda f: f.index)
+    return DecodedBatch(len(payloads), groups, failures)
 
 
 def group_serving_results(decoded: Sequence[tuple[int, ServingResult]]) -> list[ServingResultGroup]:
@@ -175,3 +201,15 @@ def group_serving_results(decoded: Sequence[tuple[int, ServingResult]]) -> list[
             )
         )
     return groups
+
+
+G = TypeVar("G", SourceRequestGroup, ServingResultGroup)
+
+
+def merge_groups(groups: Sequence[G]) -> list[G]:
+    """Join groups of one layout (from templates and from the generic path), ordered by first index."""
+    by_key: dict[tuple[Any, ...], list[G]] = defaultdict(list)
+    for g in groups:
+        by_key[g.layout_key()].append(g)
+    merged = [parts[0] if len(parts) == 1 else type(parts[0]).concat(parts) for parts in by_key.values()]
+    return sorted(merged, key=lambda g: int(g.indices.min()) if len(g) else 0)

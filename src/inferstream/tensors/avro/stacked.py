@@ -107,6 +107,16 @@ def tensors_key(tensors: dict[str, Tensor]) -> tuple[Any, ...]:
     return tuple((name, *layout_key(t)) for name, t in sorted(tensors.items()))
 
 
+def stacks_key(stacks: dict[str, StackedTensor]) -> tuple[Any, ...]:
+    """``tensors_key`` of any one record of these stacks."""
+    return tuple(
+        (name, s.dtype, 0, (), s.dim_names)
+        if s.scalar
+        else (name, s.dtype, s.values.ndim, s.values.shape[1:], s.dim_names)
+        for name, s in sorted(stacks.items())
+    )
+
+
 @dataclass
 class RecordFailure:
     """A payload that could not be decoded: its position in the batch and why."""
@@ -136,6 +146,19 @@ class SourceRequestGroup:
         """The row splits all inputs share; TensorCodecError when their leading dims differ."""
         return common_row_splits(self.inputs, "inputs", len(self))
 
+    def layout_key(self) -> tuple[Any, ...]:
+        return stacks_key(self.inputs)
+
+    @classmethod
+    def concat(cls, parts: Sequence[SourceRequestGroup]) -> SourceRequestGroup:
+        """The records of several groups of one layout, one after the other."""
+        return cls(
+            np.concatenate([p.indices for p in parts]),
+            {n: StackedTensor.concat([p.inputs[n] for p in parts]) for n in parts[0].inputs},
+            [e for p in parts for e in p.expected_outputs],
+            [d for p in parts for d in p.datatypes],
+        )
+
     def request(self, k: int) -> SourceRequest:
         inputs = {name: s.record(k, name) for name, s in self.inputs.items()}
         return SourceRequest(inputs, dict(self.expected_outputs[k]), self.datatypes[k])
@@ -153,6 +176,20 @@ class ServingResultGroup:
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def layout_key(self) -> tuple[Any, ...]:
+        return (stacks_key(self.inputs), stacks_key(self.outputs))
+
+    @classmethod
+    def concat(cls, parts: Sequence[ServingResultGroup]) -> ServingResultGroup:
+        """The records of several groups of one layout, one after the other."""
+        return cls(
+            np.concatenate([p.indices for p in parts]),
+            {n: StackedTensor.concat([p.inputs[n] for p in parts]) for n in parts[0].inputs},
+            {n: StackedTensor.concat([p.outputs[n] for p in parts]) for n in parts[0].outputs},
+            [m for p in parts for m in p.metadata],
+            [d for p in parts for d in p.datatypes],
+        )
 
     def result(self, k: int) -> ServingResult:
         return ServingResult(
