@@ -1,0 +1,208 @@
+"""Egresses for ServingResult topics: a rate-limited console, a JSON Lines file, and counters.
+
+All three take their records from :class:`ServingResultsCodec` (stacked groups + payloads), so they
+work on any model's results: the fraud outlets and the recommender alike.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from inferstream.apps.common.serving_results import SERVING_RESULT, ServingResultBatch, ServingResultsCodec
+from inferstream.runtime import (
+    BoolParameter,
+    Egress,
+    FloatParameter,
+    InBatch,
+    Inlet,
+    IntParameter,
+    StreamletContext,
+    StringParameter,
+)
+from inferstream.tensors.avro import ServingResult
+from inferstream.tensors.tensor import Tensor
+
+LINES_PER_SECOND = FloatParameter(
+    "lines-per-second", 5.0, "most lines printed per second (0: all)", minimum=0
+)
+VALUES_SHOWN = IntParameter("values-shown", 4, "values printed per tensor", minimum=0)
+PATH = StringParameter("path", None, "JSON Lines file to append to; '{instance}' becomes the instance number")
+KEY_INPUT = StringParameter(
+    "key-input", "", "count records per distinct value of this input (e.g. transaction)"
+)
+LATENCY_WINDOW = IntParameter("latency-window", 10_000, "recent model-call durations kept", minimum=1)
+NAME = StringParameter("name", "", "name under which the counts are published (default: the streamlet's)")
+FLUSH = BoolParameter("flush", True, "flush the file after every batch")
+
+
+def _results(batch: ServingResultBatch) -> list[ServingResult]:
+    """Every record of the batch in payload order (for egresses that show or write each one)."""
+    ordered: list[tuple[int, ServingResult]] = []
+    for group in batch.decoded.groups:
+        ordered.extend((int(index), group.result(k)) for k, index in enumerate(group.indices))
+    return [result for _, result in sorted(ordered, key=lambda item: item[0])]
+
+
+def _short(tensor: Tensor, shown: int) -> str:
+    flat = tensor.data.reshape(-1)
+    values = ", ".join(f"{v:.4g}" if isinstance(v, float | np.floating) else str(v) for v in flat[:shown])
+    more = f", … {flat.size - shown} more" if flat.size > shown else ""
+    return f"{list(tensor.shape)}[{values}{more}]"
+
+
+def describe(result: ServingResult, shown: int = 4) -> str:
+    """One console line: inputs, results, metadata (as the original's console egress printed)."""
+    meta = result.metadata
+    inputs = " ".join(f"{n}={_short(t, shown)}" for n, t in sorted(result.inputs.items()))
+    outputs = " ".join(f"{n}={_short(t, shown)}" for n, t in sorted(result.outputs.items()))
+    status = f"ERROR {meta.errors}" if meta.errors else outputs
+    return f"{inputs} -> {status} | model={meta.model_name} source={meta.source} {meta.duration} ms"
+
+
+class ConsoleEgress(Egress):
+    """Prints a line per record, at most ``lines-per-second``; says how many lines it skipped."""
+
+    inlet = Inlet[ServingResultBatch]("in", SERVING_RESULT, ServingResultsCodec())
+    parameters = (LINES_PER_SECOND, VALUES_SHOWN)
+    stream: TextIO | None = None  # None: sys.stdout at the time of writing
+
+    async def on_start(self, ctx: StreamletContext) -> None:
+        self.label = ctx.streamlet
+        self.limit = ctx.config[LINES_PER_SECOND]
+        self.shown = ctx.config[VALUES_SHOWN]
+        self.window_start = time.monotonic()
+        self.printed = 0
+        self.skipped = 0
+
+    async def process(self, batch: InBatch[ServingResultBatch]) -> None:
+        out = self.stream or sys.stdout
+        now = time.monotonic()
+        if now - self.window_start >= 1.0:
+            if self.skipped:
+                print(f"[{self.label}] … {self.skipped} more records not shown", file=out)
+            self.window_start, self.printed, self.skipped = now, 0, 0
+        room = len(batch) if not self.limit else max(0, int(self.limit) - self.printed)
+        results = _results(batch.records)
+        for result in results[:room]:
+            print(f"[{self.label}] {describe(result, self.shown)}", file=out)
+        self.printed += min(room, len(results))
+        self.skipped += max(0, len(results) - room)
+        out.flush()
+
+
+def to_json(result: ServingResult) -> dict[str, Any]:
+    def tensors(named: dict[str, Tensor]) -> dict[str, Any]:
+        return {n: {"shape": list(t.shape), "values": t.data.reshape(-1).tolist()} for n, t in named.items()}
+
+    m = result.metadata
+    return {
+        "datatype": result.datatype,
+        "inputs": tensors(result.inputs),
+        "outputs": tensors(result.outputs),
+        "metadata": {
+            "errors": m.errors,
+            "modelName": m.model_name,
+            "source": m.source,
+            "startTime": m.start_time,
+            "duration": m.duration,
+        },
+    }
+
+
+class JsonLinesEgress(Egress):
+    """Appends one JSON object per record (inputs, outputs, metadata) to a file."""
+
+    inlet = Inlet[ServingResultBatch]("in", SERVING_RESULT, ServingResultsCodec())
+    parameters = (PATH, FLUSH)
+
+    async def on_start(self, ctx: StreamletContext) -> None:
+        path = Path(ctx.config[PATH].replace("{instance}", str(ctx.instance)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("a", encoding="utf-8")
+        self.flush = ctx.config[FLUSH]
+
+    async def process(self, batch: InBatch[ServingResultBatch]) -> None:
+        self.file.writelines(json.dumps(to_json(r)) + "\n" for r in _results(batch.records))
+        if self.flush:
+            self.file.flush()
+
+    async def on_stop(self) -> None:
+        if hasattr(self, "file"):
+            self.file.close()
+
+
+@dataclass
+class Counts:
+    """What a counting egress saw; read it with :func:`counts` (thread-safe snapshot methods)."""
+
+    records: int = 0
+    errors: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+    durations_ms: deque[int] = field(default_factory=lambda: deque(maxlen=10_000))
+    keys: Counter[bytes] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def latency_ms(self, quantile: float) -> float:
+        with self.lock:
+            if not self.durations_ms:
+                return float("nan")
+            return float(np.quantile(np.fromiter(self.durations_ms, dtype=np.float64), quantile))
+
+
+_COUNTS: dict[str, Counts] = {}
+_COUNTS_LOCK = threading.Lock()
+
+
+def counts(name: str) -> Counts:
+    """The counts published under ``name`` (created empty if no egress has published yet)."""
+    with _COUNTS_LOCK:
+        return _COUNTS.setdefault(name, Counts())
+
+
+def reset_counts(*names: str) -> None:
+    with _COUNTS_LOCK:
+        for name in names:
+            _COUNTS[name] = Counts()
+
+
+class CountingEgress(Egress):
+    """Counts records, executor errors and their reasons, keeps recent model-call durations and,
+    optionally, how often each distinct ``key-input`` value arrived (to prove nothing was lost)."""
+
+    inlet = Inlet[ServingResultBatch]("in", SERVING_RESULT, ServingResultsCodec())
+    parameters = (NAME, KEY_INPUT, LATENCY_WINDOW)
+
+    async def on_start(self, ctx: StreamletContext) -> None:
+        self.counts = counts(ctx.config[NAME] or ctx.streamlet)
+        with self.counts.lock:
+            self.counts.durations_ms = deque(self.counts.durations_ms, maxlen=ctx.config[LATENCY_WINDOW])
+        self.key_input = ctx.config[KEY_INPUT]
+
+    async def process(self, batch: InBatch[ServingResultBatch]) -> None:
+        now = time.time()
+        c = self.counts
+        with c.lock:
+            c.first_at = c.first_at or now
+            c.last_at = now
+            c.records += len(batch.records)
+            for group in batch.records.decoded.groups:
+                for meta in group.metadata:
+                    c.durations_ms.append(meta.duration)
+                    if meta.errors:
+                        c.errors += 1
+                        c.reasons[meta.errors[:200]] += 1
+                stacked = group.inputs.get(self.key_input) if self.key_input else None
+                if stacked is not None:
+                    for k in range(len(stacked)):
+                        c.keys[stacked.record(k).data.tobytes()] += 1
