@@ -1,0 +1,258 @@
+"""The benchmark run: one broker, one fleet of model servers (and the proxy), then each mode in turn.
+
+Per mode, on fresh topics:
+1. *drain*: a backlog of tagged records is put on the input topic, the pipeline starts, and the
+   outlets' pace while it works through the backlog is the sustained throughput;
+2. *latency*: input is then paced at half that rate, and each record's time from its produce to
+   its append on an outlet gives the end-to-end latency percentiles;
+3. the pipeline stops, the harness reads every outlet back and checks the counts.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from inferstream.bench.features import load_features
+from inferstream.bench.kafka_probe import OffsetWatcher, create_topics, produce, read_topic
+from inferstream.bench.launchers import (
+    REPO,
+    RunContext,
+    ServerFleet,
+    Topology,
+    endpoints_for,
+    pipeline_unavailable,
+    proxy_unavailable,
+    start_pipeline,
+    start_proxy,
+)
+from inferstream.bench.machine import describe_machine
+from inferstream.bench.measure import latencies, percentiles_ms, rate_series, sustained_rate
+from inferstream.bench.model_setup import ensure_model
+from inferstream.bench.modes import Mode
+from inferstream.bench.nginx import NginxProxy
+from inferstream.bench.procs import ManagedProcess, ProcessFailed
+from inferstream.bench.records import RequestFactory
+from inferstream.bench.results import BenchRun, ModeResult
+from inferstream.bench.serving_results import model_call_durations_ms
+from inferstream.transports.kafka_broker import start_broker
+
+Status = Callable[[str], None]
+
+
+@dataclass
+class BenchSettings:
+    modes: list[Mode]
+    out: Path
+    quick: bool = False
+    models: Path = REPO / "models"
+    data: Path = REPO / "data" / "creditcard-sample.csv"
+    fast_records: int = 300_000  # backlog for batched modes
+    slow_records: int = 6_000  # backlog for one-record-per-call modes
+    drain_seconds: float = 40.0  # time budget of the drain phase
+    latency_seconds: float = 12.0  # length of the paced phase
+    partitions: int = 4
+    replicas: int = 2
+    startup_seconds: float = 60.0
+    notes: list[str] = field(default_factory=list)
+
+
+def run_bench(settings: BenchSettings, status: Status = lambda _: None) -> BenchRun:
+    """Run every mode of ``settings``; never raises for one mode's failure (it is reported)."""
+    settings.out.mkdir(parents=True, exist_ok=True)
+    work = settings.out / "work"
+    run = BenchRun(
+        command=shlex.join(["inferstream", *sys.argv[1:]]) if sys.argv[0].endswith("inferstream") else "",
+        quick=settings.quick,
+        machine=describe_machine(),
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        settings={
+            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items() if k != "modes"
+        },
+    )
+    started = time.monotonic()
+    features = load_features(settings.data)
+    factory = RequestFactory(features)
+    with ExitStack() as stack:
+        status("starting the Kafka broker")
+        broker = stack.enter_context(start_broker(heap="512m"))
+        status("finding the fraud model")
+        model, note = ensure_model(settings.models, settings.data, work / "models")
+        if note:
+            run.notes.append(note)
+        fleet_reason = ServerFleet.unavailable()
+        fleet: ServerFleet | None = None
+        proxy: NginxProxy | None = None
+        if fleet_reason is None:
+            status(f"starting {settings.replicas} model-server replicas")
+            fleet = ServerFleet(model, settings.replicas, work / "servers")
+            stack.callback(fleet.stop)
+            try:
+                fleet.start(settings.startup_seconds)
+            except ProcessFailed as exc:
+                fleet_reason = f"the model server did not start: {_last_line(str(exc))}"
+            if (
+                fleet_reason is None
+                and any(m.access == "proxy" for m in settings.modes)
+                and not proxy_unavailable()
+            ):
+                status("starting the nginx proxy")
+                proxy = start_proxy(fleet, work / "nginx")
+                stack.callback(proxy.stop)
+        for index, mode in enumerate(settings.modes):
+            status(f"[{index + 1}/{len(settings.modes)}] {mode.name}")
+            reason = fleet_reason or pipeline_unavailable(mode)
+            if reason is None and mode.access == "proxy" and proxy is None:
+                reason = proxy_unavailable() or "the proxy did not start"
+            if reason is not None or fleet is None:
+                run.modes.append(ModeResult(mode.name, available=False, reason=reason))
+                continue
+            ctx = RunContext(broker.bootstrap_servers, model, work / f"m{index:02d}-{mode.name}")
+            run.modes.append(
+                _run_mode(mode, f"b{index:02d}-{mode.name}", ctx, fleet, proxy, factory, settings, status)
+            )
+    run.seconds = round(time.monotonic() - started, 1)
+    run.notes.extend(settings.notes)
+    return run
+
+
+def _run_mode(
+    mode: Mode,
+    prefix: str,
+    ctx: RunContext,
+    fleet: ServerFleet,
+    proxy: NginxProxy | None,
+    factory: RequestFactory,
+    settings: BenchSettings,
+    status: Status,
+) -> ModeResult:
+    result = ModeResult(mode.name)
+    began = time.monotonic()
+    topology = Topology.for_prefix(prefix)
+    create_topics(ctx.bootstrap, [topology.input], topology.derived, settings.partitions)
+    backlog = settings.slow_records if mode.slow else settings.fast_records
+    status(f"{mode.name}: producing a backlog of {backlog:,} records")
+    produced_at = produce(ctx.bootstrap, topology.input, factory, 0, backlog)
+    shared: list[ManagedProcess] = [*fleet.processes, *([proxy.process] if proxy and proxy.process else [])]
+    cpu_before = {p.name: p.cpu_seconds() for p in shared}
+    outlet_topics = list(topology.outlets.values())
+    watcher = OffsetWatcher(
+        ctx.bootstrap, [topology.input, topology.results, *outlet_topics], topology.groups
+    )
+    watcher.start()
+    pipeline: list[ManagedProcess] = []
+    try:
+        pipeline = start_pipeline(mode, topology, endpoints_for(mode, fleet, proxy), ctx)
+        status(f"{mode.name}: draining the backlog")
+        result.drained = _wait_outlets(watcher, outlet_topics, backlog, settings.drain_seconds + 15, pipeline)
+        drained_out = _outlet_total(watcher, outlet_topics)
+        paced = 0
+        if result.drained:
+            # Sustained rate from the drain, measured on what the broker holds so far.
+            reads = {t: read_topic(ctx.bootstrap, t) for t in outlet_topics}
+            out_times = np.concatenate([r.times[r.seqs < backlog] for r in reads.values()])
+            result.sustained_rps = _round(sustained_rate(out_times))
+            if result.sustained_rps:
+                rate = result.sustained_rps / 2
+                paced = max(1, int(rate * settings.latency_seconds))
+                result.latency_rate_rps = round(rate, 1)
+                status(f"{mode.name}: pacing {paced:,} records at {rate:,.0f}/s for latency")
+                paced_at = produce(ctx.bootstrap, topology.input, factory, backlog, paced, rate=rate)
+                produced_at = np.concatenate([produced_at, paced_at])
+                _wait_outlets(
+                    watcher, outlet_topics, backlog + paced, settings.latency_seconds + 15, pipeline
+                )
+        else:
+            result.reason = f"backlog not drained within the time budget ({drained_out:,} of {backlog:,} out)"
+    except ProcessFailed as exc:
+        result.reason = str(exc).splitlines()[0]
+    finally:
+        for process in pipeline:
+            process.stop()
+        watcher.stop()
+    _collect(result, ctx, topology, watcher, produced_at, backlog, pipeline, shared, cpu_before)
+    result.seconds = round(time.monotonic() - began, 1)
+    return result
+
+
+def _collect(
+    result: ModeResult,
+    ctx: RunContext,
+    topology: Topology,
+    watcher: OffsetWatcher,
+    produced_at: npt.NDArray[np.float64],
+    backlog: int,
+    pipeline: list[ManagedProcess],
+    shared: list[ManagedProcess],
+    cpu_before: dict[str, float],
+) -> None:
+    result.records_in = int(produced_at.size)
+    reads = {name: read_topic(ctx.bootstrap, topic) for name, topic in topology.outlets.items()}
+    result.outlets = {name: int(r.seqs.size + r.untagged) for name, r in reads.items()}
+    result.records_out = sum(result.outlets.values())
+    result.untagged_out = sum(r.untagged for r in reads.values())
+    seqs = np.concatenate([r.seqs for r in reads.values()])
+    times = np.concatenate([r.times for r in reads.values()])
+    result.duplicates = int(seqs.size - np.unique(seqs).size)
+    paced = result.records_in - backlog
+    if paced > 0:
+        result.latency_ms = percentiles_ms(latencies(produced_at, seqs, times, backlog, paced))
+    results_read = read_topic(ctx.bootstrap, topology.results, sample_values=2000)
+    result.model_call_ms = percentiles_ms(model_call_durations_ms(results_read.values_sample) / 1000.0)
+    result.cpu_seconds = {p.name: round(p.cpu_seconds(), 2) for p in pipeline}
+    for process in shared:
+        result.cpu_seconds[process.name] = round(process.cpu_seconds() - cpu_before.get(process.name, 0.0), 2)
+    samples = watcher.samples
+    t = [s.t for s in samples]
+    outlet_topics = list(topology.outlets.values())
+    result.throughput_series = {
+        "model-serving": rate_series(t, [s.ends.get(topology.results, 0) for s in samples]),
+        "outlets": rate_series(t, [sum(s.ends.get(o, 0) for o in outlet_topics) for s in samples]),
+    }
+    for group in topology.groups:
+        series = [(round(s.t, 3), s.lag[group]) for s in samples if group in s.lag]
+        short = group.rsplit(".", 1)[-1]
+        result.lag_series[short] = series
+        result.max_lag[short] = max((lag for _, lag in series), default=0)
+
+
+def _outlet_total(watcher: OffsetWatcher, outlet_topics: list[str]) -> int:
+    latest = watcher.latest()
+    return sum(latest.ends.get(t, 0) for t in outlet_topics) if latest else 0
+
+
+def _wait_outlets(
+    watcher: OffsetWatcher,
+    outlet_topics: list[str],
+    target: int,
+    timeout: float,
+    pipeline: list[ManagedProcess],
+) -> bool:
+    """Wait until the outlets hold ``target`` records; False on timeout. A dead stage fails the mode."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _outlet_total(watcher, outlet_topics) >= target:
+            return True
+        for process in pipeline:
+            if not process.alive():
+                raise process.fail("exited while the pipeline was running")
+        time.sleep(0.2)
+    return False
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip(" │") for line in text.splitlines() if line.strip(" │")]
+    return lines[-1] if lines else text

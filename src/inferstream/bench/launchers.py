@@ -1,0 +1,263 @@
+"""Starting what a mode runs: model-server replicas, the proxy, and the pipeline under test.
+
+Each launcher says up front whether it can run here (``unavailable()`` → a reason or None), so the
+harness reports a missing piece as "not available: <reason>" instead of inventing a number.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inferstream.bench.modes import Mode
+from inferstream.bench.nginx import NginxMissing, NginxProxy, ProxyPlan, find_nginx
+from inferstream.bench.procs import ManagedProcess
+
+REPO = Path(__file__).resolve().parents[3]
+QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
+QUIX_PEER = REPO / "bench" / "peers" / "quix_fraud.py"
+# Not "-m inferstream.cli.main": verbs register on the imported module, not on __main__.
+INFERSTREAM = [sys.executable, "-c", "from inferstream.cli.main import main; main()"]
+
+
+def _module_missing(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is None
+    except ModuleNotFoundError:
+        return True
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Topic names and consumer groups of one pipeline run (fresh per mode)."""
+
+    input: str
+    results: str
+    outlets: dict[str, str]
+    groups: dict[str, list[str]]
+
+    @classmethod
+    def for_prefix(cls, prefix: str) -> Topology:
+        outlets = {o: f"{prefix}.{o}" for o in ("normal", "fraud", "error")}
+        results = f"{prefix}.ml-results"
+        return cls(
+            input=f"{prefix}.card-records",
+            results=results,
+            outlets=outlets,
+            groups={f"{prefix}.model-serving": [f"{prefix}.card-records"], f"{prefix}.decider": [results]},
+        )
+
+    @property
+    def derived(self) -> list[str]:
+        return [self.results, *self.outlets.values()]
+
+
+@dataclass(frozen=True)
+class FraudModel:
+    """The served fraud model: its folder (TF Serving layout) and the decision threshold beside it."""
+
+    base: Path  # <models>/fraud, holding <version>/model.onnx
+    name: str = "fraud"
+    threshold: float = 4.0
+
+    @classmethod
+    def find(cls, models: Path) -> FraudModel | None:
+        base = models / "fraud"
+        versions = sorted((p for p in base.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+        if not versions:
+            return None
+        threshold = 4.0
+        for candidate in (versions[-1] / "threshold.json", base / "threshold.json"):
+            if candidate.is_file():
+                threshold = float(json.loads(candidate.read_text()).get("threshold", threshold))
+                break
+        return cls(base, threshold=threshold)
+
+
+@dataclass
+class ServerFleet:
+    """N replicas of the built-in model server (``inferstream serve``), each on its own free ports."""
+
+    model: FraudModel
+    replicas: int
+    workdir: Path
+    processes: list[ManagedProcess] = field(default_factory=list)
+    grpc_ports: list[int] = field(default_factory=list)
+    rest_ports: list[int] = field(default_factory=list)
+
+    @staticmethod
+    def unavailable() -> str | None:
+        if _module_missing("inferstream.cli.serve"):
+            return "the built-in model server (inferstream serve) is not in this tree yet"
+        return None
+
+    def start(self, ready_timeout: float = 60.0) -> ServerFleet:
+        ready_files = []
+        for index in range(self.replicas):
+            ready = self.workdir / f"server-{index}.ready.json"
+            ready.unlink(missing_ok=True)
+            argv = [
+                *INFERSTREAM,
+                "serve",
+                "--model",
+                f"{self.model.name}={self.model.base}",
+                "--port",
+                "0",
+                "--grpc-port",
+                "0",
+                "--ready-file",
+                str(ready),
+            ]
+            process = ManagedProcess(f"server-{index}", argv, self.workdir / f"server-{index}.log")
+            self.processes.append(process.start())
+            ready_files.append(ready)
+        for process, ready in zip(self.processes, ready_files, strict=True):
+            ports = _wait_ready_file(ready, process, ready_timeout)
+            self.rest_ports.append(int(ports["rest_port"]))
+            self.grpc_ports.append(int(ports["grpc_port"]))
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+
+def _wait_ready_file(path: Path, process: ManagedProcess, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text())
+            except ValueError:
+                data = None  # half-written; read again
+            if isinstance(data, dict) and data.get("grpc_port"):
+                return data
+        if not process.alive():
+            raise process.fail("exited before it was ready")
+        time.sleep(0.1)
+    process.stop()
+    raise process.fail(f"not ready after {timeout:.0f} s")
+
+
+@dataclass
+class Endpoints:
+    """Where a mode's model calls go, per protocol: one address, or a list for client-side balancing."""
+
+    grpc: list[str]
+    rest: list[str]
+
+
+def proxy_unavailable() -> str | None:
+    try:
+        find_nginx()
+    except NginxMissing as exc:
+        return str(exc)
+    return None
+
+
+def start_proxy(fleet: ServerFleet, workdir: Path) -> NginxProxy:
+    plan = ProxyPlan(grpc_backends=fleet.grpc_ports, http_backends=fleet.rest_ports)
+    return NginxProxy(plan, workdir).start()
+
+
+def endpoints_for(mode: Mode, fleet: ServerFleet, proxy: NginxProxy | None) -> Endpoints:
+    if mode.access == "proxy":
+        if proxy is None:
+            raise ValueError("proxy mode without a running proxy")
+        return Endpoints([f"127.0.0.1:{proxy.grpc_port}"], [f"http://127.0.0.1:{proxy.http_port}"])
+    count = mode.replicas if mode.access == "client-lb" else 1
+    return Endpoints(
+        [f"127.0.0.1:{p}" for p in fleet.grpc_ports[:count]],
+        [f"http://127.0.0.1:{p}" for p in fleet.rest_ports[:count]],
+    )
+
+
+@dataclass
+class RunContext:
+    bootstrap: str
+    model: FraudModel
+    workdir: Path
+
+
+def pipeline_unavailable(mode: Mode) -> str | None:
+    """Why ``mode``'s pipeline cannot run in this tree, or None."""
+    if mode.engine == "quix":
+        if mode.access == "client-lb":
+            return "the Quix peer calls one address; client-side balancing is inferstream's"
+        if not QUIX_PYTHON.exists():
+            return "the Quix Streams virtualenv is missing: run bench/peers/install.sh"
+        return None
+    if _module_missing("inferstream.cli.run"):
+        return "the pipeline runner (inferstream run) is not in this tree yet"
+    return None
+
+
+def start_quix(mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext) -> list[ManagedProcess]:
+    """The Quix peer: ``mode.instances`` model-serving processes in one group, and one decider."""
+    server = endpoints.grpc[0] if mode.protocol == "grpc" else endpoints.rest[0]
+    serving_group, decider_group = list(topology.groups)
+    processes = []
+    for index in range(mode.instances):
+        argv = [
+            str(QUIX_PYTHON),
+            str(QUIX_PEER),
+            "model-serving",
+            "--broker",
+            ctx.bootstrap,
+            "--group",
+            serving_group,
+            "--input",
+            topology.input,
+            "--output",
+            topology.results,
+            "--protocol",
+            mode.protocol,
+            "--server",
+            server,
+            "--model",
+            ctx.model.name,
+        ]
+        processes.append(
+            ManagedProcess(f"quix-model-serving-{index}", argv, ctx.workdir / f"quix-ms-{index}.log")
+        )
+    decider = [
+        str(QUIX_PYTHON),
+        str(QUIX_PEER),
+        "decider",
+        "--broker",
+        ctx.bootstrap,
+        "--group",
+        decider_group,
+        "--input",
+        topology.results,
+        "--normal",
+        topology.outlets["normal"],
+        "--fraud",
+        topology.outlets["fraud"],
+        "--error",
+        topology.outlets["error"],
+        "--threshold",
+        str(ctx.model.threshold),
+    ]
+    processes.append(ManagedProcess("quix-decider", decider, ctx.workdir / "quix-decider.log"))
+    return [p.start() for p in processes]
+
+
+def start_inferstream(
+    mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext
+) -> list[ManagedProcess]:
+    """inferstream's own pipeline on the Kafka transport (wired once the runner lands)."""
+    raise NotImplementedError(pipeline_unavailable(mode) or "inferstream pipeline launcher not wired yet")
+
+
+def start_pipeline(
+    mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext
+) -> list[ManagedProcess]:
+    if mode.engine == "quix":
+        return start_quix(mode, topology, endpoints, ctx)
+    return start_inferstream(mode, topology, endpoints, ctx)

@@ -1,0 +1,63 @@
+"""The access modes the harness compares, named the way the table and charts show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Engine = Literal["inferstream", "quix"]
+Protocol = Literal["grpc", "rest"]
+Access = Literal["direct", "client-lb", "proxy"]
+Style = Literal["batched", "original"]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One configuration of the fraud pipeline to measure."""
+
+    engine: Engine
+    protocol: Protocol
+    access: Access = "direct"
+    replicas: int = 1  # model-server replicas behind the access path
+    instances: int = 1  # model-serving streamlet instances (one consumer group)
+    style: Style = "batched"  # "original": one record per call, one call in flight per instance
+
+    @property
+    def name(self) -> str:
+        parts: list[str] = [self.engine, self.protocol, self.access]
+        if self.access != "direct":
+            parts.append(f"{self.replicas}r")
+        parts.append(f"{self.instances}i")
+        if self.engine == "inferstream":
+            parts.append(self.style)
+        return "-".join(parts)
+
+    @property
+    def slow(self) -> bool:
+        """One record per call: expect hundreds, not tens of thousands, of records per second."""
+        return self.engine == "quix" or self.style == "original"
+
+
+def quick_modes() -> list[Mode]:
+    """A smoke run: the headline mode, the original's style and the peer."""
+    return [
+        Mode("inferstream", "grpc"),
+        Mode("inferstream", "grpc", style="original"),
+        Mode("quix", "grpc"),
+    ]
+
+
+def full_modes(replicas: int = 2) -> list[Mode]:
+    """The study: direct / client-side LB / proxy × REST / gRPC, the original's style, scaling, the peer."""
+    modes: list[Mode] = []
+    protocols: tuple[Protocol, ...] = ("grpc", "rest")
+    for protocol in protocols:
+        modes.append(Mode("inferstream", protocol))
+        modes.append(Mode("inferstream", protocol, "client-lb", replicas))
+        modes.append(Mode("inferstream", protocol, "proxy", replicas))
+        modes.append(Mode("inferstream", protocol, style="original"))
+    for instances in (2, 4):
+        modes.append(Mode("inferstream", "grpc", "client-lb", replicas, instances))
+    modes.append(Mode("quix", "grpc"))
+    modes.append(Mode("quix", "rest"))
+    return modes

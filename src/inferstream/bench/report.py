@@ -1,0 +1,142 @@
+"""The outputs of a run in ``--out DIR``: results.json, table.md and the PNG charts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+import matplotlib.pyplot as plt
+
+from inferstream.bench.results import BenchRun, ModeResult
+
+CHARTS = ("throughput_over_time.png", "latency_percentiles.png", "throughput_vs_instances.png")
+
+
+def write_outputs(run: BenchRun, out: Path) -> list[Path]:
+    """Write everything and return the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.json"
+    results.write_text(json.dumps(run.to_json(), indent=2) + "\n")
+    table = out / "table.md"
+    table.write_text(markdown_table(run) + "\n")
+    return [results, table, *write_charts(run, out)]
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown_table(run: BenchRun) -> str:
+    machine = run.machine
+    lines = [
+        f"Machine: {machine.get('cpu_model')}, {machine.get('cores')} cores; "
+        f"run of {run.seconds:.0f} s started {run.started}" + (" (--quick)" if run.quick else ""),
+        "",
+        "| mode | records/s sustained | e2e p50 / p95 / p99 ms (at rate) | model call p50 / p99 ms "
+        "| in → out (normal/fraud/error) | CPU s (pipeline / servers) | max lag |",
+        "|---|---:|---|---|---|---|---:|",
+    ]
+    for r in run.modes:
+        if not r.available:
+            lines.append(f"| {r.mode} | not available: {r.reason} | | | | | |")
+            continue
+        lat = r.latency_ms
+        latency = (
+            f"{_fmt(lat.get('p50'), 1)} / {_fmt(lat.get('p95'), 1)} / {_fmt(lat.get('p99'), 1)}"
+            f" (at {_fmt(r.latency_rate_rps)}/s)"
+            if lat
+            else "–"
+        )
+        call = f"{_fmt(r.model_call_ms.get('p50'), 1)} / {_fmt(r.model_call_ms.get('p99'), 1)}"
+        outlets = "/".join(str(r.outlets.get(k, 0)) for k in ("normal", "fraud", "error"))
+        counts = f"{r.records_in:,} → {r.records_out:,} ({outlets})" + ("" if r.counts_add_up else " ≠")
+        pipeline_cpu = sum(v for k, v in r.cpu_seconds.items() if not k.startswith(("server", "nginx")))
+        server_cpu = sum(v for k, v in r.cpu_seconds.items() if k.startswith(("server", "nginx")))
+        rate = _fmt(r.sustained_rps) + ("" if r.reason is None else f" ({r.reason})")
+        lag = max(r.max_lag.values(), default=0)
+        lines.append(
+            f"| {r.mode} | {rate} | {latency} | {call} | {counts} "
+            f"| {pipeline_cpu:.1f} / {server_cpu:.1f} | {lag:,} |"
+        )
+    if run.notes:
+        lines += ["", *[f"- {note}" for note in run.notes]]
+    return "\n".join(lines)
+
+
+def _measured(run: BenchRun) -> list[ModeResult]:
+    return [r for r in run.modes if r.available and r.throughput_series]
+
+
+def write_charts(run: BenchRun, out: Path) -> list[Path]:
+    paths = [out / name for name in CHARTS]
+    _throughput_over_time(_measured(run), paths[0])
+    _latency_percentiles(_measured(run), paths[1])
+    _throughput_vs_instances(_measured(run), paths[2])
+    return paths
+
+
+def _throughput_over_time(results: list[ModeResult], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for r in results:
+        points = r.throughput_series.get("outlets", [])
+        if points:
+            ax.plot([t for t, _ in points], [v for _, v in points], label=r.mode, linewidth=1.2)
+    ax.set_xlabel("seconds since the pipeline started")
+    ax.set_ylabel("records/s at the outlets")
+    ax.set_yscale("symlog", linthresh=100)
+    ax.set_title("Throughput over time per mode (backlog drain, then paced at half rate)")
+    ax.grid(True, alpha=0.3)
+    if results:
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _latency_percentiles(results: list[ModeResult], path: Path) -> None:
+    with_latency = [r for r in results if r.latency_ms.get("p50") is not None]
+    fig, ax = plt.subplots(figsize=(10, 5))
+    width = 0.27
+    for offset, key in enumerate(("p50", "p95", "p99")):
+        xs = [i + (offset - 1) * width for i in range(len(with_latency))]
+        ax.bar(xs, [r.latency_ms[key] or 0.0 for r in with_latency], width, label=key)
+    ax.set_xticks(
+        range(len(with_latency)), [r.mode for r in with_latency], rotation=30, ha="right", fontsize=7
+    )
+    ax.set_ylabel("end-to-end latency, ms (log)")
+    ax.set_yscale("log")
+    ax.set_title("End-to-end latency at half the sustained rate (ingress produce → outlet)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _throughput_vs_instances(results: list[ModeResult], path: Path) -> None:
+    series: dict[str, list[tuple[int, float]]] = {}
+    for r in results:
+        if r.sustained_rps is None:
+            continue
+        parts = r.mode.split("-")
+        instances = next((int(p[:-1]) for p in parts if p.endswith("i") and p[:-1].isdigit()), 1)
+        family = "-".join(p for p in parts if not (p.endswith("i") and p[:-1].isdigit()))
+        series.setdefault(family, []).append((instances, r.sustained_rps))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for family, points in sorted(series.items()):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=family)
+    ax.set_xlabel("model-serving instances")
+    ax.set_ylabel("records/s sustained (log)")
+    ax.set_yscale("log")
+    ax.set_xticks([1, 2, 4])
+    ax.set_title("Throughput vs model-serving instances")
+    ax.grid(True, alpha=0.3)
+    if series:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,88 @@
+"""``inferstream bench``: the original's serving comparison reproduced on this machine, with charts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from inferstream.cli.main import app, console
+
+DEFAULT_OUT = Path("results/bench")
+
+
+@app.command("bench")
+def bench(
+    out: Annotated[
+        Path, typer.Option(help="Folder for results.json, table.md and the PNG charts.")
+    ] = DEFAULT_OUT,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smoke run: 3 modes, small backlogs, under 2 minutes.")
+    ] = False,
+    mode: Annotated[
+        list[str],
+        typer.Option("--mode", help="Only the modes whose name contains this text (repeatable), e.g. quix."),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    records: Annotated[
+        int | None,
+        typer.Option(min=10, help="Backlog per batched mode (default: 30,000 quick, 300,000 full)."),
+    ] = None,
+    slow_records: Annotated[
+        int | None, typer.Option(min=10, help="Backlog per one-record-per-call mode (default 1,500 / 6,000).")
+    ] = None,
+    latency_seconds: Annotated[
+        float | None, typer.Option(min=1.0, help="Length of the paced latency phase per mode.")
+    ] = None,
+    replicas: Annotated[
+        int, typer.Option(min=1, help="Model-server replicas for balancing and proxy modes.")
+    ] = 2,
+    models: Annotated[Path, typer.Option(help="Model base folder holding fraud/<version>/.")] = Path(
+        "models"
+    ),
+    data: Annotated[Path, typer.Option(help="Card transactions to replay.")] = Path(
+        "data/creditcard-sample.csv"
+    ),
+) -> None:
+    """Measure the fraud pipeline over Kafka in each access mode (direct, client-side load balancing,
+    nginx proxy; gRPC and REST; one record per call as the original vs batched; 1/2/4 instances)
+    and the Quix Streams peer, all on 127.0.0.1. Writes results.json, table.md and charts to --out.
+    """
+    from inferstream.bench.harness import BenchSettings, run_bench
+    from inferstream.bench.modes import full_modes, quick_modes
+    from inferstream.bench.report import write_outputs
+
+    modes = quick_modes() if quick else full_modes(replicas)
+    if mode:
+        modes = [m for m in modes if any(text in m.name for text in mode)]
+        if not modes:
+            raise typer.BadParameter(
+                "no mode matches; names look like inferstream-grpc-direct-1i-batched", param_hint="--mode"
+            )
+    if not data.is_file():
+        raise typer.BadParameter(
+            f"{data} does not exist; pass --data path/to/creditcard.csv", param_hint="--data"
+        )
+    settings = BenchSettings(
+        modes=modes,
+        out=out,
+        quick=quick,
+        models=models,
+        data=data,
+        fast_records=records or (30_000 if quick else 300_000),
+        slow_records=slow_records or (1_500 if quick else 6_000),
+        drain_seconds=10.0 if quick else 40.0,
+        latency_seconds=latency_seconds or (4.0 if quick else 12.0),
+        replicas=replicas,
+    )
+    started = time.monotonic()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+        run = run_bench(settings, lambda text: bar.update(task, description=text))
+    paths = write_outputs(run, out)
+    console.print(paths[1].read_text(), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"Wrote {', '.join(str(p) for p in paths)} in {time.monotonic() - started:.0f} s")
