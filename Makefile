@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint pytest protos clean model-servers
+.PHONY: install demo test lint pytest protos clean model-servers kafka
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ lint: $(STAMP)
 model-servers:
 	PYTHON=$(PYTHON) bash scripts/model_servers/install.sh
 
-pytest: $(STAMP) model-servers
+# Apache Kafka broker jars from Maven Central into .cache/kafka/libs (skipped when present).
+kafka: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/kafka/install.sh
+
+pytest: $(STAMP) model-servers kafka
 	bash scripts/nginx/install.sh
 	$(BIN)/pytest
 

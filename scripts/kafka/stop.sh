@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Stop the broker started by start.sh (SIGTERM, then SIGKILL after --timeout). --purge deletes its data.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+exec "${PYTHON:-.venv/bin/python}" -m inferstream.transports.kafka_broker stop "$@"

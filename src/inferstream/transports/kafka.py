@@ -1,0 +1,150 @@
+"""``kafka``: the transport over a real Apache Kafka cluster (confluent-kafka / librdkafka).
+
+Topics are created by the AdminClient with the spec's partitions, replication and a finite
+retention; instances of a streamlet in any number of processes share a topic's partitions
+through their consumer group. Delivery is at-least-once: the runtime commits only positions
+whose derived records the broker acknowledged (see :mod:`~inferstream.transports.kafka_producer`
+and :mod:`~inferstream.transports.kafka_consumer`)::
+
+    transport = KafkaTransport("127.0.0.1:9092")
+    transport = KafkaTransport(**{"bootstrap.servers": "...", "security.protocol": "SSL",
+                                  "producer.linger.ms": 10})    # as load_transport("kafka", conf) does
+    transport = KafkaTransport(settings=KafkaSettings(...))
+
+Without a bootstrap address the environment's ``INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS`` is used, then
+``127.0.0.1:9092``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from confluent_kafka import Consumer as _RdConsumer
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import TopicPartition as _RdTopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from inferstream.transports.base import TopicSpec, Transport, TransportError
+from inferstream.transports.kafka_config import KafkaSettings
+from inferstream.transports.kafka_consumer import KafkaConsumer
+from inferstream.transports.kafka_producer import KafkaProducer
+
+_ADMIN_TIMEOUT = 30.0
+#: Bootstrap servers when none are given (how the runner hands a broker to instance processes).
+BOOTSTRAP_ENV = "INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS"
+
+
+class KafkaTransport(Transport):
+    """Producers, consumers and topic administration against one Kafka cluster."""
+
+    name: ClassVar[str] = "kafka"
+    multiprocess: ClassVar[bool] = True
+
+    def __init__(
+        self, bootstrap_servers: str | None = None, *, settings: KafkaSettings | None = None, **config: Any
+    ) -> None:
+        """``config``: flat librdkafka settings (``producer.`` etc. prefixes: one role)."""
+        if settings is None:
+            flat = {"bootstrap.servers": os.environ.get(BOOTSTRAP_ENV, "127.0.0.1:9092"), **config}
+            if bootstrap_servers is not None:
+                flat["bootstrap.servers"] = bootstrap_servers
+            settings = KafkaSettings.from_mapping(flat)
+        elif bootstrap_servers is not None or config:
+            raise TypeError("pass either settings= or bootstrap_servers/config, not both")
+        self.settings = settings
+        self._admin: AdminClient | None = None
+
+    @property
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = AdminClient(self.settings.admin_config())
+        return self._admin
+
+    async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
+        if not specs:
+            return
+        new = [NewTopic(spec.name, num_partitions=spec.partitions, replication_factor=spec.replication,
+                        config=_topic_config(spec)) for spec in specs]
+        futures = self.admin.create_topics(
+            new, operation_timeout=_ADMIN_TIMEOUT, request_timeout=_ADMIN_TIMEOUT
+        )
+        problems = []
+        for name, future in futures.items():
+            try:
+                await asyncio.wrap_future(future)
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    problems.append(f"{name}: {error.str()}")
+        if problems:
+            raise TransportError("cannot create Kafka topics: " + "; ".join(problems))
+        await self._wait_visible([spec.name for spec in specs])
+
+    async def _wait_visible(self, names: list[str]) -> None:
+        # CreateTopics returns before every broker has the metadata; producers look partitions up next.
+        loop = asyncio.get_running_loop()
+        for _ in range(100):
+            meta = await loop.run_in_executor(None, lambda: self.admin.list_topics(timeout=_ADMIN_TIMEOUT))
+            if all(name in meta.topics and meta.topics[name].partitions for name in names):
+                return
+            await asyncio.sleep(0.05)
+        raise TransportError(f"topics {names} were created but did not show up in the cluster metadata")
+
+    def producer(self, client_id: str) -> KafkaProducer:
+        return KafkaProducer(self.settings.producer_config(client_id))
+
+    def consumer(self, group: str, topics: Sequence[str], client_id: str) -> KafkaConsumer:
+        return KafkaConsumer(self.settings.consumer_config(group, client_id), topics)
+
+    async def lag(self, group: str, topics: Sequence[str]) -> int:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._lag_blocking, group, list(topics))
+
+    def _lag_blocking(self, group: str, topics: list[str]) -> int:
+        # A consumer that never subscribes does not join the group; it only reads its offsets.
+        probe = _RdConsumer(self.settings.consumer_config(group, f"{group}.lag-probe"))
+        try:
+            meta = probe.list_topics(timeout=_ADMIN_TIMEOUT)
+            partitions = []
+            for topic in topics:
+                info = meta.topics.get(topic)
+                if info is None or info.error is not None:
+                    raise TransportError(f"lag: unknown topic {topic!r}")
+                partitions += [_RdTopicPartition(topic, p) for p in info.partitions]
+            committed = probe.committed(partitions, timeout=_ADMIN_TIMEOUT)
+            total = 0
+            for tp in committed:
+                low, high = probe.get_watermark_offsets(tp, timeout=_ADMIN_TIMEOUT)
+                start = tp.offset if tp.offset >= 0 else low  # nothing committed: all retained records
+                total += max(0, high - start)
+            return total
+        except KafkaException as exc:
+            raise TransportError(f"lag of group {group!r}: {exc.args[0].str()}") from exc
+        finally:
+            probe.close()
+
+    async def delete_topics(self, names: Sequence[str]) -> None:
+        """Delete topics (tests, ``inferstream`` clean-up); unknown ones are ignored."""
+        if not names:
+            return
+        futures = self.admin.delete_topics(list(names), operation_timeout=_ADMIN_TIMEOUT)
+        for future in futures.values():
+            try:
+                await asyncio.wrap_future(future)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise TransportError(f"cannot delete topics: {exc.args[0].str()}") from exc
+
+    async def close(self) -> None:
+        self._admin = None  # AdminClient has no close(); dropping it ends its threads
+
+
+def _topic_config(spec: TopicSpec) -> dict[str, str]:
+    config = {key: str(value) for key, value in spec.config.items()}
+    if spec.retention_ms is not None:
+        config.setdefault("retention.ms", str(spec.retention_ms))
+    return config

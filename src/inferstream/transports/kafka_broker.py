@@ -1,0 +1,448 @@
+"""A local single-node Apache Kafka broker (KRaft mode) for development, tests and benchmarks.
+
+The broker's jars come from Maven Central through ``scripts/kafka/pom.xml`` (``install_kafka``);
+``start_broker`` formats a data directory, starts a combined broker+controller on 127.0.0.1 with
+free ports, waits until it answers and hands back a ``KafkaBroker`` that stops it cleanly.
+
+Command line (used by ``scripts/kafka/*.sh``)::
+
+    python -m inferstream.transports.kafka_broker install
+    python -m inferstream.transports.kafka_broker start [--port N] [--data-dir DIR]   # detaches
+    python -m inferstream.transports.kafka_broker stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from confluent_kafka.admin import AdminClient
+
+_REPO = Path(__file__).resolve().parents[3]
+_LOG = logging.getLogger(__name__)
+
+#: Folder for the jars and the state of a detached broker; default ``<repo>/.cache/kafka``.
+KAFKA_HOME_ENV = "INFERSTREAM_KAFKA_HOME"
+#: A folder of Kafka jars to use as is (e.g. the ``libs/`` of an Apache Kafka download).
+KAFKA_LIBS_ENV = "INFERSTREAM_KAFKA_LIBS"
+#: The pom whose dependencies are the broker; default ``<repo>/scripts/kafka/pom.xml``.
+KAFKA_POM_ENV = "INFERSTREAM_KAFKA_POM"
+
+_COMPLETE = ".complete"
+
+
+class KafkaBrokerError(RuntimeError):
+    """The local broker could not be installed, started or stopped; the message says what to do."""
+
+
+def kafka_home() -> Path:
+    return Path(os.environ.get(KAFKA_HOME_ENV, _REPO / ".cache" / "kafka"))
+
+
+def _pom_path() -> Path:
+    return Path(os.environ.get(KAFKA_POM_ENV, _REPO / "scripts" / "kafka" / "pom.xml"))
+
+
+def kafka_libs_dir() -> Path:
+    """Where the broker's jars are (or will be after ``install_kafka``)."""
+    if KAFKA_LIBS_ENV in os.environ:
+        return Path(os.environ[KAFKA_LIBS_ENV])
+    return kafka_home() / "libs"
+
+
+def is_installed() -> bool:
+    libs = kafka_libs_dir()
+    if KAFKA_LIBS_ENV in os.environ:
+        return any(libs.glob("kafka_2.13-*.jar"))
+    stamp = libs / _COMPLETE
+    return stamp.is_file() and stamp.read_text() == _pom_digest()
+
+
+def _pom_digest() -> str:
+    pom = _pom_path()
+    return hashlib.sha256(pom.read_bytes()).hexdigest() if pom.is_file() else ""
+
+
+def install_kafka(*, force: bool = False) -> Path:
+    """Copy the broker's jars from Maven Central into ``kafka_libs_dir()``; a no-op when present.
+
+    The stamp file holds the pom's digest, so a changed Kafka version in the pom re-installs.
+    """
+    libs = kafka_libs_dir()
+    if is_installed() and not force:
+        return libs
+    if KAFKA_LIBS_ENV in os.environ:
+        raise KafkaBrokerError(f"{KAFKA_LIBS_ENV}={libs} lacks kafka_2.13-*.jar (use Kafka's libs/)")
+    pom = _pom_path()
+    if not pom.is_file():
+        raise KafkaBrokerError(
+            f"no pom at {pom}: run from a checkout of inferstream, or set {KAFKA_POM_ENV} "
+            f"to a pom listing the Kafka broker, or {KAFKA_LIBS_ENV} to a folder of Kafka jars"
+        )
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise KafkaBrokerError("mvn is not on PATH: install Maven 3.8+ and Java 17+ (apt-get install maven)")
+    staging = libs.with_name(libs.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+           f"-DoutputDirectory={staging}", "-DincludeScope=runtime"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise KafkaBrokerError(f"mvn failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    # Swap in the complete folder only at the end so an interrupted install never looks installed.
+    shutil.rmtree(libs, ignore_errors=True)
+    staging.rename(libs)
+    (libs / _COMPLETE).write_text(_pom_digest())
+    return libs
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return str(Path(java_home) / "bin" / "java")
+    java = shutil.which("java")
+    if java is None:
+        raise KafkaBrokerError("java is not on PATH: install Java 17+ (apt-get install openjdk-17-jre)")
+    return java
+
+
+def _server_properties(
+    data_dir: Path, port: int, controller_port: int, extra: Mapping[str, str]
+) -> dict[str, str]:
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(data_dir / "kraft"),
+        # One node: internal topics cannot have more replicas than that.
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "8",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        # Tests and local runs start consumers right away; the 3 s default only slows them down.
+        "group.initial.rebalance.delay.ms": "0",
+        # Topics are created explicitly with their partitions and retention; a typo must not create one.
+        "auto.create.topics.enable": "false",
+        "log.retention.hours": "24",
+        # After a kill -9 the controller waits for the old registration to expire before the
+        # restarted broker may join: 2 s here instead of 9 s.
+        "broker.heartbeat.interval.ms": "500",
+        "broker.session.timeout.ms": "2000",
+    }
+    props.update(extra)
+    return props
+
+
+def _log4j_properties(log_file: Path) -> str:
+    return "\n".join([
+        "status = error",
+        "appender.file.type = File",
+        "appender.file.name = FILE",
+        f"appender.file.fileName = {log_file}",
+        "appender.file.layout.type = PatternLayout",
+        "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+        "rootLogger.level = INFO",
+        "rootLogger.appenderRef.file.ref = FILE",
+        "",
+    ])
+
+
+@dataclass
+class KafkaBroker:
+    """A running local broker. ``stop()`` ends it (SIGTERM, then SIGKILL after a timeout)."""
+
+    port: int
+    controller_port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None
+    heap: str = "512m"
+    extra_config: dict[str, str] = field(default_factory=dict)
+    remove_data_on_stop: bool = False
+    pid: int = 0
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def is_running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return _pid_alive(self.pid)
+
+    def _launch(self) -> None:
+        props = _server_properties(self.data_dir, self.port, self.controller_port, self.extra_config)
+        config = self.data_dir / "server.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        log4j = self.data_dir / "log4j2.properties"
+        log4j.write_text(_log4j_properties(self.log_file))
+        classpath = str(kafka_libs_dir() / "*")
+        if not (self.data_dir / "kraft" / "meta.properties").is_file():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            fmt = subprocess.run(
+                [_java(), "-Xmx256m", f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
+                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                capture_output=True, text=True, check=False,
+            )
+            if fmt.returncode != 0:
+                raise KafkaBrokerError(f"formatting {self.data_dir} failed:\n{fmt.stdout}{fmt.stderr}")
+        out = (self.data_dir / "broker.out").open("ab")
+        # A session of its own: Ctrl-C in a terminal reaches us, and we stop the broker in order.
+        self.process = subprocess.Popen(
+            [_java(), f"-Xmx{self.heap}", "-Xms64m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+             f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(config)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        out.close()
+        self.pid = self.process.pid
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until the broker answers a metadata request; raise with its log tail if it died."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise KafkaBrokerError(f"the broker exited during startup; log tail:\n{self.log_tail()}")
+            # Probe the port first: librdkafka would log every refused connection to stderr.
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(0.5)
+                if sock.connect_ex(("127.0.0.1", self.port)) != 0:
+                    time.sleep(0.2)
+                    continue
+            admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "logger": _quiet_logger()})  # type: ignore[dict-item]
+            try:
+                meta = admin.list_topics(timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+            except Exception:  # not answering yet (KafkaException); the loop is bounded by the deadline
+                time.sleep(0.2)
+                continue
+            if meta.brokers:
+                return
+        raise KafkaBrokerError(
+            f"the Kafka broker did not answer within {timeout:.0f} s; log tail:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 30) -> str:
+        parts = []
+        for path in (self.data_dir / "broker.out", self.log_file):
+            if path.is_file():
+                parts.append("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(parts)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the broker (SIGTERM, SIGKILL after ``timeout``); remove its data if it was temporary."""
+        self._signal_and_wait(signal.SIGTERM, timeout)
+        if self.remove_data_on_stop:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL the broker, keeping its data (failure tests restart it with ``restart``)."""
+        self._signal_and_wait(signal.SIGKILL, 10.0)
+
+    def restart(self, timeout: float = 90.0) -> None:
+        """Start the broker again on the same ports and data (after ``kill`` or a clean stop)."""
+        if self.is_running():
+            self._signal_and_wait(signal.SIGTERM, 30.0)
+        self._launch()
+        self.wait_ready(timeout)
+
+    def _signal_and_wait(self, sig: signal.Signals, timeout: float) -> None:
+        if not self.is_running():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+        if _wait_exit(self, timeout):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        _wait_exit(self, 10.0)
+
+    def __enter__(self) -> KafkaBroker:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _wait_exit(broker: KafkaBroker, timeout: float) -> bool:
+    if broker.process is not None:
+        try:
+            broker.process.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _pid_alive(broker.pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _quiet_logger() -> logging.Logger:
+    # librdkafka's connection chatter during startup goes to a logger nobody listens to.
+    logger = logging.getLogger("inferstream.kafka_broker.librdkafka")
+    logger.propagate = False
+    logger.addHandler(logging.NullHandler())
+    return logger
+
+
+def _temp_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="inferstream-kafka-"))
+
+
+def start_broker(
+    *,
+    data_dir: Path | None = None,
+    port: int = 0,
+    heap: str = "512m",
+    timeout: float = 90.0,
+    extra_config: Mapping[str, str] | None = None,
+    install: bool = True,
+) -> KafkaBroker:
+    """Start a single-node KRaft broker on 127.0.0.1 and wait until it answers.
+
+    ``port=0`` picks free ports (retrying if another process takes one first); without
+    ``data_dir`` a temporary directory is used and removed on ``stop()``.
+    """
+    if install:
+        install_kafka()
+    elif not is_installed():
+        raise KafkaBrokerError("Kafka is not installed: run scripts/kafka/install.sh (or `make kafka`)")
+    temporary = data_dir is None
+    attempts = 3 if port == 0 else 1
+    last: KafkaBrokerError | None = None
+    for _ in range(attempts):
+        directory = Path(data_dir) if data_dir is not None else _temp_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        broker = KafkaBroker(
+            port=port or free_port(), controller_port=free_port(), data_dir=directory, process=None,
+            heap=heap, extra_config=dict(extra_config or {}), remove_data_on_stop=temporary,
+        )
+        try:
+            broker._launch()
+            broker.wait_ready(timeout)
+            _LOG.info("Kafka broker ready on %s (data in %s)", broker.bootstrap_servers, directory)
+            return broker
+        except KafkaBrokerError as exc:
+            last = exc
+            broker.stop(timeout=10.0)
+            if "Address already in use" not in str(exc):
+                raise
+    assert last is not None
+    raise last
+
+
+# -- command line: detached broker for scripts/kafka/*.sh and people running pipelines by hand --
+
+def _state_file() -> Path:
+    return kafka_home() / "run" / "broker.json"
+
+
+def _cli_start(args: argparse.Namespace) -> int:
+    state = _state_file()
+    if state.is_file():
+        known = json.loads(state.read_text())
+        if _pid_alive(int(known["pid"])):
+            print(known["bootstrap_servers"])
+            return 0
+    data_dir = Path(args.data_dir) if args.data_dir else kafka_home() / "run" / "data"
+    broker = start_broker(data_dir=data_dir, port=args.port, heap=args.heap)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({
+        "pid": broker.pid, "bootstrap_servers": broker.bootstrap_servers, "port": broker.port,
+        "controller_port": broker.controller_port, "data_dir": str(broker.data_dir),
+    }))
+    print(broker.bootstrap_servers)
+    return 0
+
+
+def _cli_stop(args: argparse.Namespace) -> int:
+    state = _state_file()
+    if not state.is_file():
+        print("no detached Kafka broker is recorded; nothing to stop", file=sys.stderr)
+        return 0
+    known = json.loads(state.read_text())
+    broker = KafkaBroker(
+        port=int(known["port"]), controller_port=int(known["controller_port"]),
+        data_dir=Path(known["data_dir"]), process=None, pid=int(known["pid"]),
+    )
+    broker.stop(timeout=args.timeout)
+    if args.purge:
+        shutil.rmtree(broker.data_dir, ignore_errors=True)
+    state.unlink()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inferstream.transports.kafka_broker",
+                                     description="Install, start and stop a local Apache Kafka broker.")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("install", help="copy the broker's jars from Maven Central (skipped when present)")
+    start = verbs.add_parser("start", help="start a detached broker and print its bootstrap servers")
+    start.add_argument("--port", type=int, default=0, help="listener port (default: a free one)")
+    start.add_argument("--data-dir", help="data directory (default .cache/kafka/run/data; kept)")
+    start.add_argument("--heap", default="512m", help="JVM max heap (default 512m)")
+    stop = verbs.add_parser("stop", help="stop the detached broker")
+    stop.add_argument("--timeout", type=float, default=30.0, help="seconds before SIGKILL")
+    stop.add_argument("--purge", action="store_true", help="also delete the broker's data directory")
+    args = parser.parse_args(argv)
+    try:
+        if args.verb == "install":
+            print(install_kafka())
+            return 0
+        if args.verb == "start":
+            return _cli_start(args)
+        return _cli_stop(args)
+    except KafkaBrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

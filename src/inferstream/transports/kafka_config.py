@@ -1,0 +1,96 @@
+"""Settings of the Kafka transport: connection settings shared by every client, plus per-role overrides.
+
+Any librdkafka setting passes through unchanged (SASL, SSL, timeouts...). A flat mapping, as it
+comes from a conf file or ``--conf``, is split by prefix::
+
+    KafkaSettings.from_mapping({
+        "bootstrap.servers": "broker:9093",
+        "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN",          # every client
+        "sasl.username": "svc", "sasl.password": "...",
+        "producer.linger.ms": "10", "producer.compression.type": "lz4",      # the producers only
+        "consumer.session.timeout.ms": "6000",                              # the consumers only
+    })
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ConfigValue = str | int | float | bool
+
+#: Producer defaults: batching for throughput, idempotence so retries keep per-partition order.
+PRODUCER_DEFAULTS: dict[str, ConfigValue] = {
+    "enable.idempotence": True,  # implies acks=all and ordered, de-duplicated retries
+    "linger.ms": 5,
+    "batch.num.messages": 10000,
+    "batch.size": 1_000_000,
+    "queue.buffering.max.messages": 200_000,
+    "compression.type": "none",
+    # Keyed records land where Java clients (Kafka Streams, Cloudflow) would put them.
+    "partitioner": "murmur2_random",
+}
+
+#: Consumer defaults: the runtime commits explicit, acknowledged positions; nothing automatic.
+CONSUMER_DEFAULTS: dict[str, ConfigValue] = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "auto.offset.reset": "earliest",
+    "enable.partition.eof": False,
+    # Cooperative rebalancing moves only the partitions that change owner when instances come and go.
+    "partition.assignment.strategy": "cooperative-sticky",
+    # A killed instance's partitions move on after 10 s instead of librdkafka's 45 s.
+    "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 2_000,
+    "fetch.wait.max.ms": 100,
+}
+
+_ROLES = ("producer", "consumer", "admin")
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where the brokers are and how each kind of client is configured."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client: Mapping[str, ConfigValue] = field(default_factory=dict)  # every client (SASL, SSL...)
+    producer: Mapping[str, ConfigValue] = field(default_factory=dict)
+    consumer: Mapping[str, ConfigValue] = field(default_factory=dict)
+    admin: Mapping[str, ConfigValue] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, conf: Mapping[str, Any]) -> KafkaSettings:
+        """Split a flat ``{librdkafka key: value}`` mapping; ``producer.``/``consumer.``/``admin.`` prefixes
+        target one kind of client, everything else goes to all of them."""
+        per_role: dict[str, dict[str, ConfigValue]] = {role: {} for role in _ROLES}
+        client: dict[str, ConfigValue] = {}
+        bootstrap = "127.0.0.1:9092"
+        for key, value in conf.items():
+            role, _, rest = key.partition(".")
+            if role in per_role and rest:
+                per_role[role][rest] = _scalar(key, value)
+            elif key == "bootstrap.servers":
+                bootstrap = str(value)
+            else:
+                client[key] = _scalar(key, value)
+        return cls(bootstrap, client, per_role["producer"], per_role["consumer"], per_role["admin"])
+
+    def _common(self) -> dict[str, ConfigValue]:
+        return {"bootstrap.servers": self.bootstrap_servers, **self.client}
+
+    def producer_config(self, client_id: str) -> dict[str, ConfigValue]:
+        return {**PRODUCER_DEFAULTS, **self._common(), "client.id": client_id, **self.producer}
+
+    def consumer_config(self, group: str, client_id: str) -> dict[str, ConfigValue]:
+        identity = {"group.id": group, "client.id": client_id}
+        return {**CONSUMER_DEFAULTS, **self._common(), **identity, **self.consumer}
+
+    def admin_config(self) -> dict[str, ConfigValue]:
+        return {**self._common(), **self.admin}
+
+
+def _scalar(key: str, value: Any) -> ConfigValue:
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError(f"Kafka setting {key}: expected a string, number or boolean, got {type(value).__name__}")

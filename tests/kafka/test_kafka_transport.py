@@ -1,0 +1,193 @@
+"""KafkaTransport against the real broker: positions, acks, commits, groups, retention, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from inferstream.transports import TopicPartition, TopicSpec, TransportError, load_transport
+from inferstream.transports.base import Consumer, MessageBatch
+from inferstream.transports.kafka import KafkaTransport
+from inferstream.transports.kafka_broker import start_broker
+
+
+def run(coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout=timeout))
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+async def drain(consumers: list[Consumer], expected: int, deadline_s: float = 30) -> list[MessageBatch]:
+    """Poll every consumer until ``expected`` records arrived in total (bounded by ``deadline_s``)."""
+    batches: list[MessageBatch] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while sum(len(b) for b in batches) < expected and loop.time() < deadline:
+        for consumer in consumers:
+            batches += await consumer.poll(max_records=500, timeout=0.2)
+    return batches
+
+
+def test_load_transport_builds_kafka_from_flat_settings(bootstrap: str) -> None:
+    transport = load_transport("kafka", {"bootstrap.servers": bootstrap, "producer.linger.ms": 1,
+                                         "consumer.session.timeout.ms": 7000, "socket.timeout.ms": 9000})
+    assert isinstance(transport, KafkaTransport)
+    assert transport.settings.bootstrap_servers == bootstrap
+    assert transport.settings.producer_config("p")["linger.ms"] == 1
+    consumer_config = transport.settings.consumer_config("g", "c")
+    assert consumer_config["session.timeout.ms"] == 7000 and consumer_config["socket.timeout.ms"] == 9000
+    assert consumer_config["enable.auto.commit"] is False
+
+
+def test_round_trip_spreads_keyless_records_evenly_and_resumes_at_commit(bootstrap: str) -> None:
+    topic, group = unique("rt"), unique("g")
+
+    async def scenario() -> None:
+        transport = KafkaTransport(bootstrap)
+        await transport.create_topics([TopicSpec(topic, partitions=3)])
+        producer = transport.producer("p")
+        values = [f"r{i}".encode() for i in range(900)]
+        await (await producer.send(topic, values))
+        consumer = transport.consumer(group, [topic], "c0")
+        batches = await drain([consumer], 900)
+        got = [v for b in batches for v in b.values]
+        assert sorted(got) == sorted(values)
+        per_partition = {p: sum(len(b) for b in batches if b.partition == p) for p in range(3)}
+        assert per_partition == {0: 300, 1: 300, 2: 300}
+        for batch in batches:  # offsets are consecutive positions of the partition
+            assert list(batch.offsets) == list(range(batch.offsets[0], batch.offsets[0] + len(batch)))
+        assert consumer.assignment() == {TopicPartition(topic, p) for p in range(3)}
+        # Commit only partition 0 fully and the first 100 of partition 1.
+        await consumer.commit({TopicPartition(topic, 0): 300, TopicPartition(topic, 1): 100})
+        await consumer.close()
+        assert await transport.lag(group, [topic]) == 200 + 300
+        again = transport.consumer(group, [topic], "c1")
+        rest = await drain([again], 500)
+        assert sum(len(b) for b in rest) == 500
+        assert {b.partition for b in rest} == {1, 2}
+        assert min(b.offsets[0] for b in rest if b.partition == 1) == 100
+        await again.close()
+        await producer.close()
+        await transport.delete_topics([topic])
+
+    run(scenario())
+
+
+def test_equal_keys_go_to_one_partition_and_keys_come_back(bootstrap: str) -> None:
+    topic = unique("keys")
+
+    async def scenario() -> None:
+        transport = KafkaTransport(bootstrap)
+        await transport.create_topics([TopicSpec(topic, partitions=4)])
+        producer = transport.producer("p")
+        keys: list[bytes | None] = [b"FP32", b"INT64", b"FP32", b"STRING"] * 25
+        await (await producer.send(topic, [str(i).encode() for i in range(100)], keys))
+        consumer = transport.consumer(unique("g"), [topic], "c")
+        batches = await drain([consumer], 100)
+        partitions_of: dict[bytes, set[int]] = {}
+        for batch in batches:
+            assert batch.keys is not None
+            for key in batch.keys:
+                assert key is not None
+                partitions_of.setdefault(key, set()).add(batch.partition)
+        assert set(partitions_of) == {b"FP32", b"INT64", b"STRING"}
+        assert all(len(parts) == 1 for parts in partitions_of.values())
+        await consumer.close()
+        await producer.close()
+
+    run(scenario())
+
+
+def test_group_members_share_partitions_and_a_leaver_hands_over_after_its_commit(bootstrap: str) -> None:
+    topic, group = unique("share"), unique("g")
+
+    async def scenario() -> None:
+        transport = KafkaTransport(bootstrap)
+        await transport.create_topics([TopicSpec(topic, partitions=4)])
+        producer = transport.producer("p")
+        await (await producer.send(topic, [f"{i}".encode() for i in range(400)]))
+        first, second = transport.consumer(group, [topic], "a"), transport.consumer(group, [topic], "b")
+        batches = await drain([first, second], 400)
+        assert sum(len(b) for b in batches) == 400
+        # Both members ended up with a share (the group rebalances as the second joins).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not (first.assignment() and second.assignment()) and loop.time() < deadline:
+            for member in (first, second):
+                await member.poll(10, 0.2)
+        assert first.assignment() and second.assignment()
+        assert first.assignment() | second.assignment() == {TopicPartition(topic, p) for p in range(4)}
+        assert not first.assignment() & second.assignment()
+        # Everything processed: commit what each owns, then the first leaves; nothing is re-read.
+        ends = {TopicPartition(topic, p): 100 for p in range(4)}
+        for member in (first, second):
+            await member.commit({tp: o for tp, o in ends.items() if tp in member.assignment()})
+        await first.close()
+        assert await transport.lag(group, [topic]) == 0
+        assert await drain([second], 1, deadline_s=3) == []
+        await second.close()
+        await producer.close()
+
+    run(scenario())
+
+
+def test_topics_get_finite_retention_and_errors_are_typed(bootstrap: str) -> None:
+    topic = unique("ret")
+
+    async def scenario() -> None:
+        transport = KafkaTransport(bootstrap)
+        await transport.create_topics([TopicSpec(topic, partitions=2, retention_ms=3_600_000,
+                                                 config={"segment.bytes": "10485760"})])
+        await transport.create_topics([TopicSpec(topic, partitions=2)])  # exists: left as it is
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        resource = ConfigResource("topic", topic)
+        described = admin.describe_configs([resource])[resource].result(timeout=30)
+        assert described["retention.ms"].value == "3600000"
+        assert described["segment.bytes"].value == "10485760"
+        producer = transport.producer("p")
+        with pytest.raises(TransportError, match="not usable"):
+            await producer.send(unique("missing"), [b"x"])
+        await producer.close()
+        with pytest.raises(TransportError, match="cannot create Kafka topics"):
+            await transport.create_topics([TopicSpec(unique("bad"), partitions=1, replication=3)])
+
+    run(scenario())
+
+
+def test_records_survive_a_broker_kill_and_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # A broker of its own: the session broker must stay up for the other tests.
+    broker = start_broker(data_dir=tmp_path_factory.mktemp("restart-broker"), heap="384m")
+    topic, group = unique("restart"), unique("g")
+    try:
+        async def before() -> None:
+            transport = KafkaTransport(broker.bootstrap_servers)
+            await transport.create_topics([TopicSpec(topic, partitions=2)])
+            producer = transport.producer("p")
+            await (await producer.send(topic, [f"a{i}".encode() for i in range(500)]))
+            await producer.close()
+
+        async def after() -> list[bytes]:
+            transport = KafkaTransport(broker.bootstrap_servers)
+            producer = transport.producer("p2")
+            await (await producer.send(topic, [f"b{i}".encode() for i in range(500)]))
+            consumer = transport.consumer(group, [topic], "c")
+            batches = await drain([consumer], 1000)
+            await consumer.close()
+            await producer.close()
+            return [v for b in batches for v in b.values]
+
+        run(before())
+        broker.kill()  # SIGKILL: no clean shutdown, acknowledged records must be on disk
+        broker.restart()
+        got = run(after())
+        assert len(got) == 1000
+        assert set(got) == {f"a{i}".encode() for i in range(500)} | {f"b{i}".encode() for i in range(500)}
+    finally:
+        broker.stop()
