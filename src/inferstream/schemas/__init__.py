@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fastavro import parse_schema
 from fastavro.schema import load_schema
 
 SCHEMA_DIR = Path(__file__).parent
@@ -36,3 +37,27 @@ def parsed_schema(full_name: str) -> Any:
         known = ", ".join(schema_names())
         raise KeyError(f"unknown Avro schema {full_name!r}; known: {known}")
     return load_schema(str(path))
+
+
+@cache
+def lenient_schema(full_name: str) -> Any:
+    """The schema with every enum read as its plain int index: decodes records that carry an
+    unknown enum symbol, so that the error can name the field and the index."""
+
+    seen: set[str] = set()
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if node.get("type") == "enum":
+            return "int"
+        name = node.get("name")
+        if node.get("type") in ("record", "fixed") and isinstance(name, str):
+            if name in seen:
+                return name
+            seen.add(name)
+        return {k: walk(v) for k, v in node.items() if not k.startswith("__")}
+
+    return parse_schema(walk(parsed_schema(full_name)))

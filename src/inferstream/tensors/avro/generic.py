@@ -14,6 +14,7 @@ import fastavro
 
 from inferstream import schemas
 from inferstream.tensors.avro.convert import (
+    AVRO_SYMBOLS,
     DEFAULT_MAX_TENSOR_BYTES,
     as_spec,
     require_tensor,
@@ -55,7 +56,7 @@ def read(full_name: str, payload: bytes) -> dict[str, Any]:
         raise TensorCodecError(what, f"truncated: {len(payload)} bytes end inside the record") from None
     except IndexError:
         # fastavro indexes enum symbols and union branches by the wire index
-        raise TensorCodecError(what, "unknown enum symbol or union branch index") from None
+        raise _index_error(full_name, payload) from None
     except UnicodeDecodeError as exc:
         raise TensorCodecError(what, f"a string is not UTF-8: {exc}") from None
     except (ValueError, TypeError, OverflowError, MemoryError) as exc:
@@ -65,6 +66,35 @@ def read(full_name: str, payload: bytes) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise TensorCodecError(what, f"decoded to {type(record).__name__}, not a record")
     return record
+
+
+def _index_error(full_name: str, payload: bytes) -> TensorCodecError:
+    """Name the field behind an out-of-range index: a DataType symbol, else a union branch."""
+    what = full_name.rsplit(".", 1)[-1]
+    try:
+        lenient = fastavro.schemaless_reader(io.BytesIO(payload), schemas.lenient_schema(full_name), None)
+    except Exception:  # still unreadable: the bad index is a union branch
+        return TensorCodecError(what, "unknown union branch index (the bytes do not follow the schema)")
+    for path, index in _dtype_indices(lenient, what if full_name == schemas.TENSOR else ""):
+        if not 0 <= index < len(AVRO_SYMBOLS):
+            return TensorCodecError(
+                f"{path}dtype", f"unknown DataType symbol index {index} (known: {AVRO_SYMBOLS})"
+            )
+    return TensorCodecError(what, "unknown enum symbol")
+
+
+def _dtype_indices(node: Any, path: str) -> list[tuple[str, int]]:
+    """(field path prefix, wire index) of every Tensor.dtype in a record read with enums as ints."""
+    if not isinstance(node, dict):
+        return []
+    found = [(f"{path}." if path else "", node["dtype"])] if isinstance(node.get("dtype"), int) else []
+    for key, value in node.items():
+        if key in ("inputs", "outputs") and isinstance(value, dict):
+            for name, tensor in value.items():
+                found += _dtype_indices(tensor, f"{path}.{key}[{name}]".lstrip("."))
+        else:
+            found += _dtype_indices(value, f"{path}.{key}".lstrip("."))
+    return found
 
 
 def _tensors_to_avro(tensors: dict[str, Any], field: str) -> dict[str, Any]:

@@ -185,7 +185,7 @@ class Template:
             raw = np.ascontiguousarray(rows[:, offset : offset + slot.nbytes])
             values = raw.view(FIXED_WIDTH[info.dtype]).astype(info.dtype.numpy, copy=False)
             values = values.reshape((n * slot.rows, *info.shape[1:]) if info.shape else (n,))
-            splits = np.arange(0, (n + 1) * slot.rows, slot.rows, dtype=np.int64)
+            splits = np.arange(n + 1, dtype=np.int64) * slot.rows
             out[slot.key] = StackedTensor(info.dtype, values, splits, slot.scalar, info.dim_names)
         return out
 
