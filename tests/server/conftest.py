@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -58,3 +65,59 @@ def fraud_reference() -> dict[str, np.ndarray]:
 def autoencoder_reference() -> dict[str, np.ndarray]:
     ref = np.load(ASSETS / "tf-autoencoder" / "reference.npz")
     return {k: ref[k] for k in ref.files}
+
+
+class ServerThread:
+    """A ModelServer on its own event loop in a background thread, on free ports of 127.0.0.1."""
+
+    def __init__(self, models: dict[str, Path], **settings: object) -> None:
+        from inferstream.server.settings import ServerSettings
+
+        self.settings = ServerSettings.model_validate({"rest_port": 0, "grpc_port": 0, **settings})
+        self.models = models
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        from inferstream.server.app import ModelServer
+
+        self.thread.start()
+        self.server = ModelServer(self.settings, self.models)
+        self.ports = asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(timeout=120)
+        self.rest = f"http://127.0.0.1:{self.ports.rest}"
+        self.grpc = f"127.0.0.1:{self.ports.grpc}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="session")
+def server(model_repo: Path) -> Iterator[ServerThread]:
+    """One server for the session: every model of ``model_repo``, ``seed-fraud`` also as ``fraud``."""
+    models = {p.name: p for p in model_repo.iterdir()}
+    models["fraud"] = model_repo / "seed-fraud"
+    with ServerThread(models, max_request_bytes=256 * 1024, grpc_port=None) as running:
+        yield running
+
+
+HttpCall = Callable[..., tuple[int, Any]]
+
+
+@pytest.fixture(scope="session")
+def http() -> HttpCall:
+    return _http
+
+
+def _http(method: str, url: str, body: object = None, raw: bytes | None = None) -> tuple[int, Any]:
+    """One HTTP call; returns (status, JSON body) for successes and errors alike."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

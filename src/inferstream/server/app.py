@@ -1,0 +1,103 @@
+"""Start and stop the whole model server: load models, bind REST (and gRPC), report the bound ports.
+
+From Python (tests, the demo, benchmarks)::
+
+    server = ModelServer(ServerSettings(rest_port=0, grpc_port=0), {"fraud": Path("models/fraud")})
+    ports = await server.start()          # BoundPorts(rest=..., grpc=...)
+    ...
+    await server.stop()
+
+From a shell: ``inferstream serve --model fraud=models/fraud --port 0 --grpc-port 0 --ready-file p.json``
+writes ``{"host": ..., "rest_port": ..., "grpc_port": ..., "pid": ...}`` to ``p.json`` once it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from inferstream.server.dataplane import DataPlane
+from inferstream.server.repository import ModelRepository
+from inferstream.server.rest import build_rest_app
+from inferstream.server.settings import ServerSettings
+
+
+@dataclass(frozen=True)
+class BoundPorts:
+    host: str
+    rest: int
+    grpc: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"host": self.host, "rest_port": self.rest, "grpc_port": self.grpc, "pid": os.getpid()}
+
+
+class ModelServer:
+    def __init__(self, settings: ServerSettings, models: Mapping[str, Path]) -> None:
+        self.settings = settings
+        self.models = dict(models)
+        self.dataplane: DataPlane | None = None
+        self._runner: web.AppRunner | None = None
+        self._grpc: Any = None
+
+    async def start(self) -> BoundPorts:
+        """Load every model (ModelLoadError if one fails), then bind; returns the ports really bound."""
+        s = self.settings
+        repository = await asyncio.to_thread(ModelRepository.load, self.models, s.onnx_threads)
+        self.dataplane = DataPlane(repository, s.batching, s.inference_threads)
+        self._runner = web.AppRunner(build_rest_app(self.dataplane, s.max_request_bytes), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.host, s.rest_port)
+        await site.start()
+        rest_port = self._runner.addresses[0][1]
+        grpc_port = None
+        if s.grpc_port is not None:
+            from inferstream.server.grpc_server import start_grpc_server
+
+            self._grpc, grpc_port = await start_grpc_server(
+                self.dataplane, s.host, s.grpc_port, s.max_request_bytes
+            )
+        return BoundPorts(s.host, rest_port, grpc_port)
+
+    async def stop(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace=1.0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.dataplane is not None:
+            await self.dataplane.close()
+
+
+async def serve_until_stopped(
+    settings: ServerSettings,
+    models: Mapping[str, Path],
+    ready_file: Path | None = None,
+    on_ready: Any = None,
+) -> None:
+    """Run the server until SIGINT/SIGTERM; write the bound ports to ``ready_file`` when serving."""
+    server = ModelServer(settings, models)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        ports = await server.start()
+        if ready_file is not None:
+            tmp = ready_file.with_suffix(ready_file.suffix + ".tmp")
+            tmp.write_text(json.dumps(ports.as_json()))
+            tmp.replace(ready_file)  # atomic: readers never see half a file
+        if on_ready is not None:
+            on_ready(ports, server)
+        await stop.wait()
+    finally:
+        await server.stop()

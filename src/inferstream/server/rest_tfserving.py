@@ -1,0 +1,173 @@
+"""TensorFlow Serving's REST API over the DataPlane: predict (row and columnar), status, metadata.
+
+    POST /v1/models/<m>[/versions/<v>]:predict   {"signature_name": "", "inputs"|"instances": ...}
+    GET  /v1/models/<m>[/versions/<v>]           model version status
+    GET  /v1/models/<m>[/versions/<v>]/metadata  signature defs
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import numpy.typing as npt
+from aiohttp import web
+
+from inferstream.models import Signature, TensorSpec
+from inferstream.server.dataplane import DataPlane
+from inferstream.server.errors import invalid, not_found
+from inferstream.server.json_values import to_array, to_json
+from inferstream.server.repository import ModelVersion
+from inferstream.tensors.tensor import DType, TensorCodecError
+
+PROTOCOL = "tfserving-rest"
+# <name>[/versions/<n> | /labels/<l>][/]  then  :predict | /metadata | nothing
+_PATH = re.compile(
+    r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?/?"
+    r"(?::(?P<verb>[a-z]+)|(?P<metadata>metadata))?$"
+)
+
+
+def _json(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(payload).encode(), status=status, content_type="application/json")
+
+
+def _parse_path(tail: str) -> tuple[str, int | None, str, bool]:
+    match = _PATH.match(tail)
+    if match is None:
+        raise not_found(f"unknown path /v1/models/{tail}")
+    if match["label"]:
+        raise not_found(f"version label {match['label']!r} is not configured; use /versions/<n>")
+    version = int(match["version"]) if match["version"] else None
+    return match["name"], version, match["verb"] or "", bool(match["metadata"])
+
+
+class TfServingRest:
+    def __init__(self, dataplane: DataPlane) -> None:
+        self.dataplane = dataplane
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/models/{tail:.+}", self.post),
+            web.get("/v1/models/{tail:.+}", self.get),
+        ]
+
+    async def post(self, request: web.Request) -> web.Response:
+        name, version, verb, metadata = _parse_path(request.match_info["tail"])
+        if verb != "predict" or metadata:
+            raise not_found(f"unsupported method {verb or 'POST'!r}; this server answers :predict")
+        return _json(await self.predict(name, version, await request.read()))
+
+    async def get(self, request: web.Request) -> web.Response:
+        name, version, verb, metadata = _parse_path(request.match_info["tail"])
+        if verb:
+            raise web.HTTPMethodNotAllowed("GET", ["POST"], text=json.dumps({"error": f":{verb} needs POST"}))
+        if metadata:
+            return _json(self.metadata(name, version))
+        return _json(self.status(name, version))
+
+    # ---- predict -------------------------------------------------------------------------------
+
+    async def predict(self, name: str, version: int | None, body: bytes) -> dict[str, Any]:
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise invalid(f"JSON Parse error: {exc}") from None
+        if not isinstance(payload, dict):
+            raise invalid("the request body must be a JSON object")
+        signature_name = payload.get("signature_name", "")
+        if not isinstance(signature_name, str):
+            raise invalid("signature_name must be a string")
+        if ("instances" in payload) == ("inputs" in payload):
+            raise invalid("the request needs exactly one of 'instances' (row format) or 'inputs' (columnar)")
+        entry = self.dataplane.resolve(name, version)
+        signature = self.dataplane.signature(entry, signature_name)
+        row_format = "instances" in payload
+        if row_format:
+            inputs = _rows_to_arrays(payload["instances"], signature)
+        else:
+            inputs = _columns_to_arrays(payload["inputs"], signature)
+        result = await self.dataplane.predict(
+            name, inputs, entry.version, signature_name, protocol=PROTOCOL
+        )
+        outputs = result.outputs
+        if row_format:
+            if len(outputs) == 1:
+                ((key, value),) = outputs.items()
+                return {"predictions": to_json(value, key)}
+            rows = {k: to_json(v, k) for k, v in outputs.items()}
+            n = len(next(iter(rows.values())))
+            return {"predictions": [{k: rows[k][i] for k in rows} for i in range(n)]}
+        if len(outputs) == 1:
+            ((key, value),) = outputs.items()
+            return {"outputs": to_json(value, key)}
+        return {"outputs": {k: to_json(v, k) for k, v in outputs.items()}}
+
+    # ---- status and metadata -------------------------------------------------------------------
+
+    def status(self, name: str, version: int | None) -> dict[str, Any]:
+        if version is None:
+            entries = self.dataplane.versions(name)
+        else:
+            entries = [self.dataplane.resolve(name, version)]
+        ok = {"error_code": "OK", "error_message": ""}
+        states = [{"version": str(e.version), "state": "AVAILABLE", "status": ok} for e in entries]
+        return {"model_version_status": states}
+
+    def metadata(self, name: str, version: int | None) -> dict[str, Any]:
+        entry = self.dataplane.resolve(name, version)
+        return {
+            "model_spec": {"name": name, "signature_name": "", "version": str(entry.version)},
+            "metadata": {"signature_def": {"signature_def": signature_defs(entry)}},
+        }
+
+
+def signature_defs(entry: ModelVersion) -> dict[str, Any]:
+    """The model's signatures in TF Serving's SignatureDefMap JSON form."""
+    return {
+        sig.name: {
+            "inputs": {s.name: _tensor_info(s) for s in sig.inputs},
+            "outputs": {s.name: _tensor_info(s) for s in sig.outputs},
+            "method_name": "tensorflow/serving/predict",
+        }
+        for sig in entry.model.signatures.values()
+    }
+
+
+def tf_dtype_name(spec: TensorSpec) -> str:
+    try:
+        return DType.from_numpy(spec.dtype).value
+    except TensorCodecError:
+        return "DT_INVALID"
+
+
+def _tensor_info(spec: TensorSpec) -> dict[str, Any]:
+    shape: dict[str, Any] = {"dim": [], "unknown_rank": spec.shape is None}
+    if spec.shape is not None:
+        shape["dim"] = [{"size": str(-1 if d is None else d), "name": ""} for d in spec.shape]
+    return {"dtype": tf_dtype_name(spec), "tensor_shape": shape, "name": spec.name}
+
+
+def _rows_to_arrays(instances: Any, signature: Signature) -> dict[str, npt.NDArray[Any]]:
+    if not isinstance(instances, list) or not instances:
+        raise invalid("'instances' must be a non-empty list, one element per row")
+    names = [s.name for s in signature.inputs]
+    if all(isinstance(row, dict) for row in instances):
+        for i, row in enumerate(instances):
+            if set(row) != set(names) and not (set(row) == {"b64"} and len(names) == 1):
+                raise invalid(f"instance {i} has inputs {sorted(row)}; the signature expects {sorted(names)}")
+        if set(instances[0]) == set(names):
+            return {n: to_array([row[n] for row in instances], n) for n in names}
+    if len(names) != 1:
+        raise invalid(f"the signature has inputs {', '.join(names)}: name them in each instance")
+    return {names[0]: to_array(instances, names[0])}
+
+
+def _columns_to_arrays(inputs: Any, signature: Signature) -> dict[str, npt.NDArray[Any]]:
+    names = [s.name for s in signature.inputs]
+    if isinstance(inputs, dict) and set(inputs) != {"b64"}:
+        return {str(k): to_array(v, str(k)) for k, v in inputs.items()}
+    if len(names) != 1:
+        raise invalid(f"the signature has inputs {', '.join(names)}: name them in 'inputs'")
+    return {names[0]: to_array(inputs, names[0])}

@@ -1,0 +1,102 @@
+"""``inferstream serve`` as a user runs it: a real process, the original README's curl commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ASSETS
+
+REPO = Path(__file__).resolve().parents[2]
+INFERSTREAM = str(Path(sys.executable).parent / "inferstream")  # the installed console script
+# Verbatim from the original README; only the port differs (tests never use fixed ports).
+README_PREDICT = """curl -X POST http://localhost:8501/v1/models/fraud/versions/1:predict -d '{"signature_name":"","inputs":{"transaction":[[-1.3598071336738,-0.0727811733098497,2.53634673796914,1.37815522427443,-0.338320769942518,0.462387777762292,0.239598554061257,0.0986979012610507,0.363786969611213,0.0907941719789316,-0.551599533260813,-0.617800855762348,-0.991389847235408,-0.311169353699879,1.46817697209427,-0.470400525259478,0.207971241929242,0.0257905801985591,0.403992960255733,0.251412098239705,-0.018306777944153,0.277837575558899,-0.110473910188767,0.0669280749146731,0.128539358273528,-0.189114843888824,0.133558376740387,-0.0210530534538215,149.62]]}}'"""  # noqa: E501
+README_STATUS = "curl http://localhost:8501/v1/models/fraud/versions/1"
+README_METADATA = "curl http://localhost:8501/v1/models/fraud/versions/1/metadata"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    folder = tmp_path_factory.mktemp("serve")
+    ready, log = folder / "ready.json", folder / "serve.log"
+    command = [
+        INFERSTREAM,
+        "serve",
+        "--model",
+        f"fraud={ASSETS / 'seed-fraud'}",
+        "--port",
+        "0",
+        "--no-grpc",
+        "--ready-file",
+        str(ready),
+    ]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "server not ready within 120 s"
+            time.sleep(0.2)
+        yield json.loads(ready.read_text())
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _curl(command: str, port: object) -> object:
+    command = command.replace("localhost:8501", f"localhost:{port}")
+    env = {**os.environ, "no_proxy": "*", "NO_PROXY": "*"}
+    out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, check=True, env=env)
+    return json.loads(out.stdout)
+
+
+def test_readme_commands_work_verbatim(served: dict[str, object], fraud_reference: dict) -> None:
+    assert served["host"] == "127.0.0.1" and served["rest_port"] != 8501
+    answer = _curl(README_PREDICT, served["rest_port"])
+    assert isinstance(answer, dict)
+    outputs = np.asarray(answer["outputs"], dtype=np.float32)
+    assert outputs.shape == (1, 29) and np.isfinite(outputs).all()
+    status = _curl(README_STATUS, served["rest_port"])
+    assert status == {
+        "model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]
+    }
+    metadata = _curl(README_METADATA, served["rest_port"])
+    assert isinstance(metadata, dict)
+    assert (
+        "transaction" in metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+    )
+
+
+def test_bad_model_path_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [INFERSTREAM, "serve", "--model", f"x={tmp_path / 'missing'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Cannot load models" in result.stdout and "missing" in result.stdout
+    result = subprocess.run(
+        [INFERSTREAM, "serve", "--model", "no-equals-sign"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "NAME=PATH" in result.stdout + result.stderr
