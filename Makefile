@@ -30,6 +30,7 @@ kafka: $(STAMP)
 
 pytest: $(STAMP) model-servers kafka
 	bash scripts/nginx/install.sh
+	PYTHON=$(PYTHON) bash bench/peers/install.sh
 	$(BIN)/pytest
 
 test: lint pytest

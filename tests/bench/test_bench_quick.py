@@ -1,0 +1,63 @@
+"""``inferstream bench --quick`` on a tiny run: real broker, real model servers, real pipelines.
+
+It must write the table, the three charts and results.json, and its counts must add up: every
+record produced to the input reaches exactly one outlet (normal, fraud or error).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inferstream.bench.report import CHARTS
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_quick_run_writes_table_charts_and_counts_add_up(tmp_path: Path, repo_root: Path) -> None:
+    out = tmp_path / "bench"
+    command = [
+        sys.executable,
+        "-c",
+        "from inferstream.cli.main import main; main()",
+        "bench",
+        "--quick",
+        "--records",
+        "3000",
+        "--slow-records",
+        "300",
+        "--latency-seconds",
+        "2",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    results = json.loads((out / "results.json").read_text())
+    table = (out / "table.md").read_text()
+    for chart in CHARTS:
+        assert (out / chart).read_bytes()[:8] == PNG_MAGIC, chart
+    assert results["machine"]["cores"] >= 1 and results["machine"]["cpu_model"]
+    measured = [m for m in results["modes"] if m["available"]]
+    assert measured, f"no mode could run: {[m['reason'] for m in results['modes']]}"
+    for mode in results["modes"]:
+        assert mode["mode"] in table
+    for mode in measured:
+        assert mode["records_in"] > 0, mode["mode"]
+        assert sum(mode["outlets"].values()) == mode["records_out"], mode["mode"]
+        assert mode["counts_add_up"], (
+            mode["mode"],
+            mode["records_in"],
+            mode["records_out"],
+            mode["duplicates"],
+        )
+        assert mode["sustained_rps"] and mode["sustained_rps"] > 0, mode["mode"]
+        assert mode["latency_ms"]["p99"] is not None, mode["mode"]
+        assert mode["cpu_seconds"], mode["mode"]
