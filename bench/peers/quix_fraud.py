@@ -160,10 +160,15 @@ def run_decider(args: argparse.Namespace) -> None:
         try:
             if result["modelResultMetadata"]["errors"]:
                 raise ValueError(result["modelResultMetadata"]["errors"])
-            x = tensor_values(result["inputRecord"]["inputs"]["transaction"]).copy()
-            x[..., -1] = (x[..., -1] - args.amount_mean) / args.amount_scale
-            y = tensor_values(result["modelResult"]["outputs"]["predictions"])
-            mse = float(np.mean((x - y) ** 2))
+            outputs = result["modelResult"]["outputs"]
+            if "reconstruction_error" in outputs:  # the exported model computes it itself
+                mse = float(tensor_values(outputs["reconstruction_error"]).ravel()[0])
+            else:  # compare in the model's feature space: Amount standardised
+                x = tensor_values(result["inputRecord"]["inputs"]["transaction"]).copy()
+                y = tensor_values(outputs["predictions"]).copy()
+                for array in (x, y):
+                    array[..., -1] = (array[..., -1] - args.amount_mean) / args.amount_scale
+                mse = float(np.mean((x - y) ** 2))
             result["_route"] = "fraud" if mse >= args.threshold else "normal"
         except Exception:  # missing tensors or a failed call: the error outlet
             result["_route"] = "error"
