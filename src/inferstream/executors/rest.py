@@ -60,6 +60,9 @@ class RestClient:
                 status = resp.status
         except TimeoutError:
             raise ExecutorError(ErrorKind.TIMEOUT, f"{method} {url}: no answer in time", self.base) from None
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            # Retrying cannot fix trust: the CA or the server's certificate must change.
+            raise ExecutorError(ErrorKind.CONFIG, f"{method} {url}: TLS failed: {exc}", self.base) from None
         except aiohttp.ClientConnectionError as exc:
             raise ExecutorError(ErrorKind.UNAVAILABLE, f"{method} {url}: {exc}", self.base) from None
         except aiohttp.ClientError as exc:
