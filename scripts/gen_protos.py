@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from importlib import resources
@@ -53,10 +54,11 @@ def proto_files() -> list[str]:
 
 
 def run_protoc(out: Path) -> None:
-    from grpc_tools import protoc
-
+    # A child process: protoc's C++ runtime crashes when loaded next to TensorFlow's (as in tests).
     include = str(resources.files("grpc_tools") / "_proto")
     args = [
+        sys.executable,
+        "-m",
         "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
         f"-I{include}",
@@ -65,7 +67,7 @@ def run_protoc(out: Path) -> None:
         f"--grpc_python_out={out}",
         *proto_files(),
     ]
-    if protoc.main(args) != 0:
+    if subprocess.run(args, check=False, timeout=300).returncode != 0:
         raise SystemExit("protoc failed: see the messages above")
 
 
