@@ -45,7 +45,9 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from inferstream.runtime.codecs import AvroCodec, Codec
 from inferstream.runtime.config import ConfigParameter, IntParameter, StreamletConfig
@@ -54,7 +56,8 @@ from inferstream.transports.base import Position
 if TYPE_CHECKING:
     from aiohttp import web
 
-B = TypeVar("B")
+# The batch type of a port's codec; Any unless given, e.g. ``Inlet[list[bytes]](...)``.
+B = TypeVar("B", default=Any)
 KeyFunction = Callable[[Any], Sequence[bytes | None]]
 
 
@@ -143,7 +146,7 @@ class InBatch(Generic[B]):
 class Output(Protocol):
     """Where a streamlet emits batches. ``await`` applies backpressure (bounded topics)."""
 
-    async def emit(self, outlet: Outlet[Any], batch: Any) -> None: ...
+    async def emit(self, outlet: Outlet, batch: Any) -> None: ...
 
 
 class StreamletContext:
@@ -192,11 +195,11 @@ class Streamlet:
     kind: ClassVar[str] = ""
 
     @classmethod
-    def inlets(cls) -> dict[str, Inlet[Any]]:
+    def inlets(cls) -> dict[str, Inlet]:
         return {port.name: port for port in _ports(cls, Inlet)}
 
     @classmethod
-    def outlets(cls) -> dict[str, Outlet[Any]]:
+    def outlets(cls) -> dict[str, Outlet]:
         return {port.name: port for port in _ports(cls, Outlet)}
 
     @classmethod

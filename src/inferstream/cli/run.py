@@ -1,0 +1,158 @@
+"""``inferstream run BLUEPRINT``: run a whole pipeline on this machine (memory: one process; kafka:
+one process per streamlet instance)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from inferstream.cli.main import app, console
+from inferstream.cli.verify import ConfFileOption, ConfOption, ScaleOption, print_problems
+from inferstream.runtime.config import parse_duration
+from inferstream.runtime.pipeline import check
+from inferstream.runtime.plan import Plan
+from inferstream.runtime.processes import ProcessRunner
+from inferstream.runtime.runner import Runner
+from inferstream.runtime.stats import PipelineStats
+from inferstream.transports import TransportError, load_transport
+
+
+def _seconds(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def _instances(values: list[str]) -> list[tuple[str, int]]:
+    chosen = []
+    for value in values:
+        name, _, index = value.partition(":")
+        if not index.isdigit():
+            raise typer.BadParameter(f"{value!r}: write <streamlet>:<index>", param_hint="--instance")
+        chosen.append((name, int(index)))
+    return chosen
+
+
+def _table(stats: PipelineStats) -> Table:
+    table = Table("streamlet", "in", "out", "records/s", "errors", "dead letters", title=stats.app)
+    for name, summary in stats.snapshot()["streamlets"].items():
+        table.add_row(
+            name,
+            f"{summary['records_in']:,}",
+            f"{summary['records_out']:,}",
+            f"{summary['records_per_s']:,.0f}",
+            str(summary["errors"]),
+            str(summary["dead_letters"]),
+        )
+    return table
+
+
+async def _run_here(runner: Runner, live: Live | None) -> PipelineStats:
+    runner.install_signal_handlers()
+    if live is not None:
+        runner.on_progress = lambda stats: live.update(_table(stats))
+    return await runner.run()
+
+
+@app.command("run")
+def run(
+    blueprint: Annotated[
+        str, typer.Argument(help="Blueprint file (YAML or HOCON) or packaged blueprint name.")
+    ],
+    transport: Annotated[
+        str, typer.Option(help="memory (one process) or kafka (a process per instance).")
+    ] = ("memory"),
+    scale: ScaleOption = None,
+    conf: ConfOption = None,
+    conf_file: ConfFileOption = None,
+    run_for: Annotated[
+        str | None, typer.Option("--for", help="Stop after this long, e.g. 30s, 2 minutes.")
+    ] = None,
+    records: Annotated[
+        int | None, typer.Option(min=0, help="Stop once the ingresses emitted N records.")
+    ] = None,
+    summary_json: Annotated[
+        Path | None, typer.Option(help="Write per-streamlet counts and rates here.")
+    ] = None,
+    drain_timeout: Annotated[
+        str, typer.Option(help="Longest wait for in-flight records at the end.")
+    ] = "60s",
+    instance: Annotated[
+        list[str] | None, typer.Option(help="Run only <streamlet>:<index> (repeatable; used per process).")
+    ] = None,
+    drain: Annotated[bool, typer.Option(help="Wait for every topic to be consumed before stopping.")] = True,
+    progress: Annotated[bool, typer.Option(help="Live table of counts (on a terminal).")] = True,
+) -> None:
+    """Run a pipeline until its sources end, --for passes, --records are emitted or Ctrl-C; then drain."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    checked = check(blueprint, conf_file or (), conf or (), scale or ())
+    if checked.errors:
+        print_problems(checked.problems)
+        console.print("[red]the blueprint has errors[/red]; `inferstream verify` lists them too.")
+        raise typer.Exit(2)
+    plan = checked.plan
+    assert plan is not None
+    try:
+        chosen = load_transport(transport, checked.settings.transport_settings(transport))
+    except (TransportError, TypeError) as exc:
+        console.print(f"[red]cannot use transport {transport!r}[/red]: {exc}")
+        raise typer.Exit(2) from None
+    seconds = _seconds(run_for, "--for")
+    drain_seconds = _seconds(drain_timeout, "--drain-timeout") or 60.0
+    only = _instances(instance or [])
+    if chosen.multiprocess and not only:
+        child_args = [blueprint, "--transport", transport, "--no-progress", "--drain-timeout", drain_timeout]
+        child_args += [a for c in conf or [] for a in ("--conf", c)]
+        child_args += [a for c in conf_file or [] for a in ("--conf-file", str(c))]
+        child_args += [a for s in scale or [] for a in ("--scale", s)]
+        if records is not None:
+            child_args += ["--records", str(records)]
+        stats, codes = asyncio.run(_run_processes(plan, chosen, child_args, seconds, drain_seconds))
+        failed = {k: v for k, v in codes.items() if v != 0}
+    else:
+        runner = Runner(
+            plan,
+            chosen,
+            run_for=seconds,
+            records=records,
+            drain_timeout=drain_seconds,
+            only=only or None,
+            drain=drain,
+        )
+        show = progress and console.is_terminal
+        if show:
+            with Live(_table(runner.stats), console=console, refresh_per_second=4) as live:
+                stats = asyncio.run(_run_here(runner, live))
+        else:
+            stats = asyncio.run(_run_here(runner, None))
+        failed = {f"{i.streamlet}.{i.instance}": 1 for i in stats.instances if i.failure}
+    summary: dict[str, Any] = stats.snapshot()
+    summary["transport"] = transport
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(summary, indent=2))
+    if not only:
+        console.print(_table(stats))
+    if failed:
+        console.print(f"[red]instances ended abnormally[/red]: {', '.join(sorted(failed))}")
+        raise typer.Exit(1)
+
+
+async def _run_processes(
+    plan: Plan, transport: Any, child_args: list[str], seconds: float | None, drain_seconds: float
+) -> tuple[PipelineStats, dict[str, int]]:
+    runner = ProcessRunner(plan, transport, child_args, run_for=seconds, drain_timeout=drain_seconds)
+    runner.install_signal_handlers()
+    try:
+        return await runner.run()
+    finally:
+        await transport.close()

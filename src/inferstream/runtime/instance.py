@@ -1,0 +1,326 @@
+"""One running instance of a streamlet on a transport: consume, decode, process, emit, commit.
+
+Delivery is at-least-once: a consumed batch's position is committed only after every record
+that ``process`` emitted for it (and every dead letter) was acknowledged by the transport, in
+order per partition (:class:`~inferstream.runtime.offsets.OffsetTracker`), with up to
+``max_in_flight`` batches being processed at once. Stopping drains: no new polls, in-flight
+batches finish, positions are committed, clients close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferstream.runtime.deadletters import DEAD_LETTER_CODEC, dead_letter
+from inferstream.runtime.offsets import OffsetTracker, Ticket
+from inferstream.runtime.stats import InstanceStats
+from inferstream.runtime.streamlet import (
+    HTTP_HOST,
+    HTTP_PORT,
+    Egress,
+    InBatch,
+    Ingress,
+    Inlet,
+    Outlet,
+    Processor,
+    ServerStreamlet,
+    Streamlet,
+    StreamletContext,
+)
+from inferstream.transports.base import Consumer, MessageBatch, Producer, Transport, TransportError
+
+log = logging.getLogger("inferstream.runtime")
+
+
+class InstanceFailure(Exception):
+    """The instance cannot go on (an acknowledgement failed, ``on_start`` raised...)."""
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Where an instance's ports lead: topics and consumer groups."""
+
+    inlet_topics: dict[str, str] = field(default_factory=dict)
+    inlet_groups: dict[str, str] = field(default_factory=dict)
+    outlet_topics: dict[str, list[str]] = field(default_factory=dict)
+    dead_letter_topic: str = "dead-letters"
+
+
+class _Emitter:
+    """The :class:`~inferstream.runtime.streamlet.Output` given to ``run`` / ``process``."""
+
+    def __init__(self, instance: StreamletInstance, acks: list[Awaitable[None]]) -> None:
+        self._instance = instance
+        self._acks = acks
+
+    async def emit(self, outlet: Outlet, batch: Any) -> None:
+        await self._instance.emit(outlet, batch, self._acks)
+
+
+class StreamletInstance:
+    def __init__(
+        self,
+        streamlet: Streamlet,
+        ctx: StreamletContext,
+        transport: Transport,
+        wiring: Wiring,
+        stats: InstanceStats,
+        record_budget: int | None = None,
+        poll_timeout: float = 0.05,
+    ) -> None:
+        self.streamlet = streamlet
+        self.ctx = ctx
+        self.transport = transport
+        self.wiring = wiring
+        self.stats = stats
+        self.record_budget = record_budget  # ingress: records to emit before stopping (--records)
+        self.poll_timeout = poll_timeout
+        self.name = f"{ctx.streamlet}.{ctx.instance}"
+        self.exhausted = asyncio.Event()  # ingress: the source ended or the budget is spent
+        self._producer: Producer | None = None
+        self._consumers: dict[str, Consumer] = {}
+        self._trackers: dict[str, OffsetTracker] = {}
+        self._slots = asyncio.Semaphore(max(1, streamlet.max_in_flight))
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ingress_acks: list[Awaitable[None]] = []
+        self._http: Any = None
+        self._unwired_warned: set[str] = set()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def setup(self) -> None:
+        """Join consumer groups (before any ingress produces), start HTTP, call ``on_start``."""
+        client = f"{self.ctx.app}.{self.name}"
+        self._producer = self.transport.producer(client)
+        for inlet_name, topic in self.wiring.inlet_topics.items():
+            group = self.wiring.inlet_groups[inlet_name]
+            self._consumers[inlet_name] = self.transport.consumer(group, [topic], client)
+            self._trackers[inlet_name] = OffsetTracker()
+        if isinstance(self.streamlet, ServerStreamlet):
+            await self._start_http(self.streamlet)
+        await self.streamlet.on_start(self.ctx)
+
+    async def run(self) -> None:
+        """Run until the source ends (ingress) or ``ctx.stopping`` is set, then drain and close."""
+        try:
+            if isinstance(self.streamlet, Ingress):
+                await self._run_ingress(self.streamlet)
+            else:
+                await asyncio.gather(*(self._consume(name) for name in self._consumers))
+        except Exception as exc:
+            self.stats.failure = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
+        for task in list(self._tasks):  # only left over when run() itself was cancelled
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.streamlet.on_stop()
+        for consumer in self._consumers.values():
+            with contextlib.suppress(Exception):
+                await consumer.close()
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.close()
+        if self._http is not None:
+            await self._http.cleanup()
+        self.stats.ended = time.monotonic()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks) + sum(t.in_flight for t in self._trackers.values())
+
+    # -- emitting -------------------------------------------------------------------------------
+    async def emit(self, outlet: Outlet, batch: Any, acks: list[Awaitable[None]]) -> None:
+        declared = self.streamlet.outlets()
+        if declared.get(outlet.name) is not outlet:
+            raise ValueError(f"{self.name}: {outlet!r} is not an outlet of {type(self.streamlet).__name__}")
+        payloads = outlet.codec.encode(batch)
+        if not payloads:
+            return
+        keys = list(outlet.key(batch)) if outlet.key is not None else None
+        if self.record_budget is not None:
+            if self.record_budget <= 0:
+                self.ctx.stopping.set()  # --records reached: the source should end now
+                await asyncio.sleep(0)
+                return
+            if len(payloads) > self.record_budget:
+                payloads = payloads[: self.record_budget]
+                keys = keys[: self.record_budget] if keys is not None else None
+            self.record_budget -= len(payloads)
+            if self.record_budget <= 0:
+                self.ctx.stopping.set()
+                self.exhausted.set()
+        topics = self.wiring.outlet_topics.get(outlet.name, [])
+        if not topics and outlet.name not in self._unwired_warned:
+            self._unwired_warned.add(outlet.name)
+            log.warning("%s: outlet %r is not connected; its records are discarded", self.name, outlet.name)
+        assert self._producer is not None
+        for topic in topics:
+            acks.append(await self._producer.send(topic, payloads, keys))
+        port = self.stats.outlet(outlet.name)
+        port.records += len(payloads)
+        port.batches += 1
+        await asyncio.sleep(0)  # a source that never waits must not starve the other instances
+
+    # -- ingress --------------------------------------------------------------------------------
+    async def _run_ingress(self, ingress: Ingress) -> None:
+        emitter = _Emitter(self, self._ingress_acks)
+        run = asyncio.ensure_future(ingress.run(self.ctx, emitter))
+        budget_spent = asyncio.ensure_future(self.exhausted.wait())
+        ack_pruner = asyncio.ensure_future(self._prune_ingress_acks())
+        try:
+            await asyncio.wait({run, budget_spent}, return_when=asyncio.FIRST_COMPLETED)
+            if not run.done():  # budget spent: ask the source to stop, then insist
+                self.ctx.stopping.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(run), timeout=5)
+                run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+        finally:
+            budget_spent.cancel()
+            ack_pruner.cancel()
+            self.exhausted.set()
+        await self._await_acks(self._ingress_acks)
+
+    async def _prune_ingress_acks(self) -> None:
+        # A long-running source must not keep every acknowledgement it ever got.
+        while True:
+            await asyncio.sleep(0.5)
+            done = [a for a in self._ingress_acks if isinstance(a, asyncio.Future) and a.done()]
+            if done:
+                await self._await_acks(done)
+                kept = [a for a in self._ingress_acks if not (isinstance(a, asyncio.Future) and a.done())]
+                self._ingress_acks[:] = kept
+
+    async def _await_acks(self, acks: Sequence[Awaitable[None]]) -> None:
+        try:
+            await asyncio.gather(*acks)
+        except TransportError as exc:
+            raise InstanceFailure(f"{self.name}: records were not acknowledged: {exc}") from exc
+
+    # -- consuming ------------------------------------------------------------------------------
+    async def _consume(self, inlet_name: str) -> None:
+        consumer = self._consumers[inlet_name]
+        inlet = self.streamlet.inlets()[inlet_name]
+        tracker = self._trackers[inlet_name]
+        failed: list[BaseException] = []
+        try:
+            while not self.ctx.stopping.is_set() and not failed:
+                batches = await consumer.poll(self.streamlet.max_batch_records, self.poll_timeout)
+                for message_batch in batches:
+                    await self._slots.acquire()
+                    ticket = tracker.track(message_batch.topic_partition, message_batch.next_offset)
+                    task = asyncio.create_task(self._handle(inlet, message_batch, ticket, consumer, tracker))
+                    self._tasks.add(task)
+                    task.add_done_callback(lambda t: self._finished(t, failed))
+        finally:
+            if self._tasks:  # drain what is in flight, then commit what it acknowledged
+                await asyncio.wait(set(self._tasks))
+            with contextlib.suppress(TransportError):
+                await self._commit(consumer, tracker)
+        if failed:
+            raise failed[0]
+
+    def _finished(self, task: asyncio.Task[None], failed: list[BaseException]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            failed.append(task.exception())  # type: ignore[arg-type]
+
+    async def _commit(self, consumer: Consumer, tracker: OffsetTracker) -> None:
+        offsets = tracker.committable()
+        if offsets:
+            await consumer.commit(offsets)
+
+    async def _handle(
+        self,
+        inlet: Inlet,
+        message_batch: MessageBatch,
+        ticket: Ticket,
+        consumer: Consumer,
+        tracker: OffsetTracker,
+    ) -> None:
+        started = time.perf_counter()
+        port = self.stats.inlet(inlet.name)
+        port.records += len(message_batch)
+        port.batches += 1
+        acks: list[Awaitable[None]] = []
+        values = message_batch.values
+        records, failures = inlet.codec.decode(values)
+        offsets: Sequence[int] = message_batch.offsets
+        good: Sequence[int] = range(len(values))
+        if failures:
+            await self._dead_letter(inlet, message_batch, [(f.index, f.reason) for f in failures], acks)
+            bad = {f.index for f in failures}
+            good = [i for i in range(len(values)) if i not in bad]
+            offsets = [offsets[i] for i in good]
+        if good:
+            batch = InBatch(inlet, records, message_batch.topic, message_batch.partition, offsets)
+            try:
+                if isinstance(self.streamlet, Egress):
+                    await self.streamlet.process(batch)
+                elif isinstance(self.streamlet, Processor):
+                    await self.streamlet.process(batch, _Emitter(self, acks))
+            except (asyncio.CancelledError, InstanceFailure):
+                raise
+            except Exception as exc:  # errors are data: the batch goes to the dead letters
+                log.exception(
+                    "%s: processing a batch of %d records from %s failed", self.name, len(good), inlet
+                )
+                port.errors += len(good)
+                reason = f"processing failed: {type(exc).__name__}: {exc}"
+                await self._dead_letter(inlet, message_batch, [(i, reason) for i in good], acks)
+        port.busy_seconds += time.perf_counter() - started
+        await self._await_acks(acks)
+        tracker.done(ticket)
+        await self._commit(consumer, tracker)
+
+    async def _dead_letter(
+        self,
+        inlet: Inlet,
+        message_batch: MessageBatch,
+        failures: list[tuple[int, str]],
+        acks: list[Awaitable[None]],
+    ) -> None:
+        letters = [
+            dead_letter(
+                self.ctx.streamlet,
+                inlet.name,
+                message_batch.topic,
+                message_batch.partition,
+                message_batch.offsets[index],
+                reason,
+                bytes(message_batch.values[index]),
+            )
+            for index, reason in failures
+        ]
+        assert self._producer is not None
+        acks.append(
+            await self._producer.send(self.wiring.dead_letter_topic, DEAD_LETTER_CODEC.encode(letters))
+        )
+        self.stats.inlet(inlet.name).dead_letters += len(letters)
+
+    # -- HTTP -----------------------------------------------------------------------------------
+    async def _start_http(self, streamlet: ServerStreamlet) -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        app.add_routes(streamlet.http_routes())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        port = int(self.ctx.config.get(HTTP_PORT.key, 0) or 0)
+        site = web.TCPSite(runner, HTTP_HOST, port)
+        await site.start()
+        self._http = runner
+        bound = runner.addresses[0][1] if runner.addresses else port
+        self.ctx.http_url = f"http://{HTTP_HOST}:{bound}"
+        log.info("%s: HTTP endpoint at %s", self.name, self.ctx.http_url)

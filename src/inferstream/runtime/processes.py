@@ -1,0 +1,165 @@
+"""Multi-process runs: one OS process per streamlet instance (for transports that span processes, Kafka).
+
+The parent starts ``inferstream run BLUEPRINT --instance <streamlet>:<i> --no-drain ...`` per
+instance, prefixes each child's log lines with ``[<streamlet>.<i>]``, and ends the run like the
+in-process runner: when every ingress process has exited (or ``run_for`` passed, or on a signal)
+it waits until every consumer group's lag is 0, then SIGTERMs the others, which finish their
+in-flight batches, commit and exit. Each child writes its counters to a JSON file; the parent
+merges them into one summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from inferstream.runtime.plan import Plan
+from inferstream.runtime.stats import InstanceStats, PipelineStats
+from inferstream.transports.base import Transport
+
+log = logging.getLogger("inferstream.runtime")
+
+
+class ProcessRunner:
+    def __init__(
+        self,
+        plan: Plan,
+        transport: Transport,
+        child_args: Sequence[str],
+        *,
+        run_for: float | None = None,
+        drain_timeout: float = 60.0,
+        write: Callable[[str], None] | None = None,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        """``child_args``: the ``inferstream run`` arguments of every child (blueprint, --conf...)."""
+        self.plan = plan
+        self.transport = transport
+        self.child_args = list(child_args)
+        self.run_for = run_for
+        self.drain_timeout = drain_timeout
+        self.stop_timeout = stop_timeout
+        self.write = write or (lambda line: print(line, flush=True))
+        self.children: dict[tuple[str, int], asyncio.subprocess.Process] = {}
+        self._stop = asyncio.Event()
+        self._readers: list[asyncio.Task[None]] = []
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop)
+
+    async def _spawn(self, streamlet: str, index: int, summary: Path) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "inferstream.cli.main",
+            "run",
+            *self.child_args,
+            "--instance",
+            f"{streamlet}:{index}",
+            "--no-drain",
+            "--summary-json",
+            str(summary),
+        ]
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        self.children[(streamlet, index)] = process
+        assert process.stdout is not None
+        self._readers.append(asyncio.create_task(self._prefix(f"[{streamlet}.{index}] ", process.stdout)))
+
+    async def _prefix(self, prefix: str, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.write(prefix + line.decode(errors="replace").rstrip())
+
+    async def _terminate(self, keys: Sequence[tuple[str, int]]) -> None:
+        for key in keys:
+            process = self.children[key]
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for key in keys:
+            process = self.children[key]
+            try:
+                await asyncio.wait_for(process.wait(), self.stop_timeout)
+            except TimeoutError:
+                log.error("%s.%d did not stop within %.0f s; killing it", *key, self.stop_timeout)
+                process.kill()
+                await process.wait()
+
+    async def _drained(self) -> bool:
+        groups = [
+            (group, streamlet_plan.wiring.inlet_topics[inlet])
+            for streamlet_plan in self.plan.streamlets.values()
+            for inlet, group in streamlet_plan.wiring.inlet_groups.items()
+        ]
+        for group, topic in groups:
+            if await self.transport.lag(group, [topic]) > 0:
+                return False
+        return True
+
+    async def run(self) -> tuple[PipelineStats, dict[str, int]]:
+        """Run every instance; returns the merged stats and each instance's exit code."""
+        await self.transport.create_topics(self.plan.topics)
+        folder = Path(tempfile.mkdtemp(prefix="inferstream-run-"))
+        started = time.monotonic()
+        for name, streamlet_plan in self.plan.streamlets.items():
+            for index in range(streamlet_plan.instances):
+                await self._spawn(name, index, folder / f"{name}.{index}.json")
+        ingress = [k for k in self.children if self.plan.streamlets[k[0]].cls.kind == "ingress"]
+        others = [k for k in self.children if k not in ingress]
+        deadline = None if self.run_for is None else started + self.run_for
+        while not self._stop.is_set():
+            if ingress and all(self.children[k].returncode is not None for k in ingress):
+                break
+            if any(self.children[k].returncode not in (None, 0) for k in self.children):
+                break  # an instance failed: stop the run
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.2)
+        await self._terminate(ingress)
+        drain_deadline = time.monotonic() + self.drain_timeout
+        quiet = 0
+        while quiet < 2 and time.monotonic() < drain_deadline and not self._all_failed_or_done(others):
+            quiet = quiet + 1 if await self._drained() else 0
+            await asyncio.sleep(0.2)
+        await self._terminate(others)
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        return self._merge(folder, started)
+
+    def _all_failed_or_done(self, keys: Sequence[tuple[str, int]]) -> bool:
+        return any(self.children[k].returncode not in (None, 0) for k in keys)
+
+    def _merge(self, folder: Path, started: float) -> tuple[PipelineStats, dict[str, int]]:
+        stats = PipelineStats(self.plan.app)
+        stats.started = started
+        codes: dict[str, int] = {}
+        for (name, index), process in self.children.items():
+            codes[f"{name}.{index}"] = process.returncode if process.returncode is not None else -1
+            path = folder / f"{name}.{index}.json"
+            instance: InstanceStats | None = None
+            if path.is_file():
+                with contextlib.suppress(ValueError, KeyError):
+                    data = json.loads(path.read_text())
+                    found = [i for i in data.get("instances", []) if i["streamlet"] == name]
+                    if found:
+                        instance = InstanceStats.from_dict(found[0])
+            if instance is None:
+                instance = InstanceStats(name, index, ended=time.monotonic())
+            if process.returncode not in (0, None) and instance.failure is None:
+                instance.failure = f"exited with code {process.returncode}"
+            stats.instances.append(instance)
+        return stats, codes
