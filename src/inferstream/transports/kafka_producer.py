@@ -94,10 +94,25 @@ class KafkaProducer(Producer):
         if not values:
             ack.future.set_result(None)
             return ack.future
+        partitions = await self._partition_count(topic) if keys is None else 0
         self._pending.add(ack.future)
         ack.future.add_done_callback(self._pending.discard)
+        try:
+            await self._produce_batch(topic, values, keys, partitions, ack)
+        except BaseException as exc:
+            # Records produced before the failure still report; the batch as a whole has failed.
+            if not ack.future.done():
+                failure = exc if isinstance(exc, TransportError) else TransportError(repr(exc))
+                ack.future.set_exception(failure)
+                ack.future.exception()  # the caller gets the error raised here; mark it retrieved
+            raise
+        return ack.future
+
+    async def _produce_batch(
+        self, topic: str, values: Sequence[bytes], keys: Sequence[bytes | None] | None,
+        partitions: int, ack: _BatchAck,
+    ) -> None:
         if keys is None:
-            partitions = await self._partition_count(topic)
             start = self._next_partition.get(topic, 0)
             self._next_partition[topic] = (start + 1) % partitions
             count = len(values)
@@ -108,7 +123,6 @@ class KafkaProducer(Producer):
                     await self._produce_run(topic, values, None, lo, hi, (start + run) % partitions, ack)
         else:
             await self._produce_run(topic, values, keys, 0, len(values), -1, ack)
-        return ack.future
 
     async def _produce_run(
         self, topic: str, values: Sequence[bytes], keys: Sequence[bytes | None] | None,
