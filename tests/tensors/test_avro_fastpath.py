@@ -134,6 +134,9 @@ def assert_same_batches(fast: DecodedBatch[Any], generic: DecodedBatch[Any]) -> 
     assert [f.index for f in fast.failures] == [f.index for f in generic.failures]
     assert [str(f.error) for f in fast.failures] == [str(f.error) for f in generic.failures]
     assert sorted(len(g) for g in fast.groups) == sorted(len(g) for g in generic.groups)
+    for batch in (fast, generic):  # records in payload order within a group, groups by first record
+        assert all(bool((np.diff(g.indices) > 0).all()) for g in batch.groups)
+        assert [int(g.indices[0]) for g in batch.groups] == sorted(int(g.indices[0]) for g in batch.groups)
     a, b = records_of(fast), records_of(generic)
     assert a.keys() == b.keys()
     assert len(a) + len(fast.failures) == fast.size  # nothing dropped
@@ -196,3 +199,10 @@ def test_recommender_rows_vary_per_record_and_stack_with_row_splits() -> None:
     for k in range(5):
         i = int(group.indices[k])
         assert np.array_equal(group.inputs["products"].record(k).data, products.record(i).data)
+
+
+def test_take_reorders_ragged_records() -> None:
+    stack = StackedTensor(DType.DT_DOUBLE, np.arange(6.0)[:, None], np.array([0, 2, 2, 5, 6]))
+    taken = stack.take(np.array([3, 0, 2, 1]))
+    assert taken.row_splits.tolist() == [0, 1, 3, 6, 6]
+    assert taken.values[:, 0].tolist() == [5.0, 0.0, 1.0, 2.0, 3.0, 4.0]

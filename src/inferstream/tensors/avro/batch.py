@@ -207,9 +207,15 @@ G = TypeVar("G", SourceRequestGroup, ServingResultGroup)
 
 
 def merge_groups(groups: Sequence[G]) -> list[G]:
-    """Join groups of one layout (from templates and from the generic path), ordered by first index."""
+    """Join groups of one layout (from templates and from the generic path): each group's records
+    in payload order, groups ordered by their first record."""
     by_key: dict[tuple[Any, ...], list[G]] = defaultdict(list)
     for g in groups:
         by_key[g.layout_key()].append(g)
-    merged = [parts[0] if len(parts) == 1 else type(parts[0]).concat(parts) for parts in by_key.values()]
-    return sorted(merged, key=lambda g: int(g.indices.min()) if len(g) else 0)
+    merged = []
+    for parts in by_key.values():
+        group = parts[0] if len(parts) == 1 else type(parts[0]).concat(parts)
+        if len(group) > 1 and not bool((group.indices[1:] > group.indices[:-1]).all()):
+            group = group.take(np.argsort(group.indices, kind="stable"))
+        merged.append(group)
+    return sorted(merged, key=lambda g: int(g.indices[0]) if len(g) else 0)

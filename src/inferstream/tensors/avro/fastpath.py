@@ -42,6 +42,8 @@ from inferstream.tensors.tensor import Tensor, TensorCodecError
 
 MAX_LEARN_PER_LENGTH = 2  # new templates tried per payload length and call before going generic
 MAX_TEMPLATES = 256  # per cache; a full cache is emptied (streams have few layouts)
+MAX_TEMPLATES_PER_LENGTH = 8
+MAX_RESULT_PREFIXES = 16  # ServingResult templates, tried in most-recently-learned order
 MAX_TAILS = 4096
 
 Segments = Callable[[], list[bytes | Slot]]
@@ -100,6 +102,7 @@ def _freeze(v: Any) -> Hashable:
 class _Learned:
     template: Template
     constants: Any  # what the constant bytes decode to (expected outputs + datatype, or None)
+    tensor_bytes: int  # the largest tensor (or announced output) of a record: checked against the limit
 
 
 def _length_groups(payloads: Sequence[bytes]) -> list[tuple[int, Int64Array]]:
@@ -121,7 +124,7 @@ def _match_templates(
         rows = np.frombuffer(b"".join([payloads[i] for i in idx]), dtype=np.uint8).reshape(len(idx), length)
         pending = np.arange(len(idx))
         learned_here = 0
-        candidates = [t for t in templates_for(length) if t.template.max_tensor_bytes <= max_bytes]
+        candidates = [t for t in templates_for(length) if t.tensor_bytes <= max_bytes]
         while pending.size:
             if not candidates:
                 if learned_here >= MAX_LEARN_PER_LENGTH:
@@ -166,8 +169,13 @@ def _learn_request(payload: bytes, max_bytes: int) -> tuple[_Learned | None, Any
         return None, request
     if _render_one(template, request.inputs, {}) != payload:
         return None, request  # written differently (e.g. blocked arrays): valid, but not ours to template
-    learned = _Learned(template, (request.expected_outputs, request.datatype))
-    _REQUEST_TEMPLATES.setdefault(len(payload), []).insert(0, learned)
+    spec_bytes = [max(s.size, 0) * max(s.dtype.numpy.itemsize, 1) for s in request.expected_outputs.values()]
+    learned = _Learned(
+        template, (request.expected_outputs, request.datatype), max([template.max_tensor_bytes, *spec_bytes])
+    )
+    same_length = _REQUEST_TEMPLATES.get(len(payload)) or _REQUEST_TEMPLATES.put(len(payload), [])
+    same_length.insert(0, learned)
+    del same_length[MAX_TEMPLATES_PER_LENGTH:]
     return learned, request
 
 
@@ -241,9 +249,9 @@ def _learn_result(payload: bytes, max_bytes: int) -> tuple[_Learned | None, Any]
         return None, result
     if not payload.startswith(_render_one(template, result.inputs, result.outputs)):
         return None, result
-    learned = _Learned(template, None)
+    learned = _Learned(template, None, template.max_tensor_bytes)
     _RESULT_TEMPLATES.insert(0, learned)
-    del _RESULT_TEMPLATES[16:]
+    del _RESULT_TEMPLATES[MAX_RESULT_PREFIXES:]
     return learned, result
 
 

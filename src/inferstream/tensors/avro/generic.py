@@ -7,8 +7,7 @@ plain Avro binary without a container header, exactly one record each: trailing 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import fastavro
 
@@ -32,8 +31,6 @@ from inferstream.tensors.avro.records import (
     TensorSpec,
 )
 from inferstream.tensors.tensor import Tensor, TensorCodecError
-
-T = TypeVar("T")
 
 
 def write(full_name: str, record: dict[str, Any]) -> bytes:
@@ -271,14 +268,3 @@ def decode_model_descriptor(payload: bytes) -> ModelDescriptor:
         bucket=r["bucket"],
         datatype=r["datatype"],
     )
-
-
-def decode_each(decode: Callable[[bytes], T], payloads: list[bytes]) -> list[T | TensorCodecError]:
-    """Decode every payload; a failure becomes its TensorCodecError in place (nothing is dropped)."""
-    out: list[T | TensorCodecError] = []
-    for payload in payloads:
-        try:
-            out.append(decode(payload))
-        except TensorCodecError as exc:
-            out.append(exc)
-    return out

@@ -48,6 +48,16 @@ class StackedTensor:
         data = self.values[start] if self.scalar else self.values[start:end]
         return Tensor(self.dtype, np.asarray(data), name, self.dim_names)
 
+    def take(self, records: Int64Array) -> StackedTensor:
+        """The given records (positions), in that order."""
+        starts, ends = self.row_splits[records], self.row_splits[records + 1]
+        counts = ends - starts
+        splits = np.zeros(len(records) + 1, dtype=np.int64)
+        np.cumsum(counts, out=splits[1:])
+        # row i of the result comes from starts[record] + (i - splits[record])
+        rows = np.repeat(starts - splits[:-1], counts) + np.arange(int(splits[-1]), dtype=np.int64)
+        return StackedTensor(self.dtype, self.values[rows], splits, self.scalar, self.dim_names)
+
     @classmethod
     def uniform(
         cls, values: npt.ArrayLike, rows_per_record: int = 1, dtype: DType | None = None
@@ -159,6 +169,15 @@ class SourceRequestGroup:
             [d for p in parts for d in p.datatypes],
         )
 
+    def take(self, order: Int64Array) -> SourceRequestGroup:
+        """The group's records at positions ``order``, in that order."""
+        return SourceRequestGroup(
+            self.indices[order],
+            {n: s.take(order) for n, s in self.inputs.items()},
+            [self.expected_outputs[k] for k in order.tolist()],
+            [self.datatypes[k] for k in order.tolist()],
+        )
+
     def request(self, k: int) -> SourceRequest:
         inputs = {name: s.record(k, name) for name, s in self.inputs.items()}
         return SourceRequest(inputs, dict(self.expected_outputs[k]), self.datatypes[k])
@@ -189,6 +208,16 @@ class ServingResultGroup:
             {n: StackedTensor.concat([p.outputs[n] for p in parts]) for n in parts[0].outputs},
             [m for p in parts for m in p.metadata],
             [d for p in parts for d in p.datatypes],
+        )
+
+    def take(self, order: Int64Array) -> ServingResultGroup:
+        """The group's records at positions ``order``, in that order."""
+        return ServingResultGroup(
+            self.indices[order],
+            {n: s.take(order) for n, s in self.inputs.items()},
+            {n: s.take(order) for n, s in self.outputs.items()},
+            [self.metadata[k] for k in order.tolist()],
+            [self.datatypes[k] for k in order.tolist()],
         )
 
     def result(self, k: int) -> ServingResult:
