@@ -40,7 +40,7 @@ KEY_INPUT = StringParameter(
     "key-input", "", "count records per distinct value of this input (e.g. transaction)"
 )
 LATENCY_WINDOW = IntParameter("latency-window", 10_000, "recent model-call durations kept", minimum=1)
-NAME = StringParameter("name", "", "name under which the counts are published (default: the streamlet's)")
+NAME = StringParameter("name", "", "name the counts are published under (default: <app>.<streamlet>)")
 FLUSH = BoolParameter("flush", True, "flush the file after every batch")
 
 
@@ -184,7 +184,7 @@ class CountingEgress(Egress):
     parameters = (NAME, KEY_INPUT, LATENCY_WINDOW)
 
     async def on_start(self, ctx: StreamletContext) -> None:
-        self.counts = counts(ctx.config[NAME] or ctx.streamlet)
+        self.counts = counts(ctx.config[NAME] or f"{ctx.app}.{ctx.streamlet}")
         with self.counts.lock:
             self.counts.durations_ms = deque(self.counts.durations_ms, maxlen=ctx.config[LATENCY_WINDOW])
         self.key_input = ctx.config[KEY_INPUT]

@@ -1,0 +1,166 @@
+"""``inferstream demo`` (``make demo``): train if needed, serve, stream the sample through fraud-grpc
+for ~30 s with a live display, stop everything, and print what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from inferstream.apps.common.model_folders import latest_version_dir
+from inferstream.apps.common.model_server import ModelServerError, ModelServerProcess
+from inferstream.apps.fraud.data import CardDataError, CardTransactions, load_transactions
+from inferstream.apps.fraud.pipeline import FraudPipeline, PipelineSetupError, Progress, Summary
+from inferstream.cli.main import app, console
+from inferstream.cli.train import train_fraud_command
+
+Transport = Annotated[str, typer.Option(help="Topics in 'memory' (one process) or 'kafka'.")]
+
+
+@app.command("demo")
+def demo(
+    seconds: Annotated[float, typer.Option(min=1, help="How long to stream.")] = 30.0,
+    rate: Annotated[
+        float, typer.Option(min=0, help="Records per second from the ingress (0: max).")
+    ] = 1000.0,
+    data: Annotated[Path, typer.Option(help="Transactions to replay (creditcard CSV or zip).")] = Path(
+        "data/creditcard-sample.csv"
+    ),
+    models: Annotated[Path, typer.Option(help="Model base folder (trained into if empty).")] = Path("models"),
+    blueprint: Annotated[str, typer.Option(help="Shipped fraud blueprint served over gRPC.")] = "fraud-grpc",
+    transport: Transport = "memory",
+    bootstrap_servers: Annotated[
+        str, typer.Option(help="Kafka brokers for --transport kafka (empty: start a local broker).")
+    ] = "",
+) -> None:
+    """Train (if needed), serve and score the credit-card sample end to end, live."""
+    transactions = _load(data)
+    if latest_version_dir(models / "fraud") is None:
+        console.print(f"[bold]No fraud model in {models}/fraud yet: training one.[/]")
+        train_fraud_command(data=data, models=models)
+    with _server(models) as server, _kafka(transport, bootstrap_servers) as transport_settings:
+        conf = [
+            f"model-serving.target={server.grpc_target}",
+            f"card-ingress.data={data}",
+            f"card-ingress.rate={rate}",
+            "card-ingress.loop=true",
+            f"fraud-decider.threshold-from={models / 'fraud'}",
+            "fraud-console.lines-per-second=1",
+            "error-console.lines-per-second=1",
+        ]
+        try:
+            pipeline = FraudPipeline(blueprint, conf, transport, transport_settings)
+        except (PipelineSetupError, ValueError) as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+        console.print(
+            f"Streaming {transactions.describe()} through [bold]{blueprint}[/] on {transport} "
+            f"for {seconds:g} s "
+            f"(model server {server.grpc_target}); Ctrl-C stops early."
+        )
+        with Live(_render(None), console=console, refresh_per_second=4, transient=False) as live:
+            stats = asyncio.run(_run(pipeline, seconds, lambda p: live.update(_render(p))))
+            live.update(_render(pipeline.progress(stats)))
+    _print_summary(pipeline.summary(stats, transactions), transactions)
+
+
+async def _run(pipeline: FraudPipeline, seconds: float, show: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        import signal
+
+        loop.add_signal_handler(signal.SIGINT, pipeline.stop)
+    return await pipeline.run(seconds=seconds, on_progress=show)
+
+
+@contextlib.contextmanager
+def _server(models: Path) -> Iterator[ModelServerProcess]:
+    with console.status("Starting the model server (inferstream serve)…"):
+        server = ModelServerProcess({"fraud": models / "fraud"})
+        try:
+            server.start()
+        except ModelServerError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from None
+    try:
+        yield server
+    finally:
+        with console.status("Stopping the model server…"):
+            server.stop()
+
+
+@contextlib.contextmanager
+def _kafka(transport: str, bootstrap_servers: str) -> Iterator[dict[str, Any]]:
+    if transport != "kafka":
+        yield {}
+        return
+    if bootstrap_servers:
+        yield {"bootstrap_servers": bootstrap_servers}
+        return
+    from inferstream.transports.kafka_broker import start_broker
+
+    with console.status("Starting a local Kafka broker…"):
+        broker = start_broker()
+    try:
+        yield {"bootstrap_servers": broker.bootstrap_servers}
+    finally:
+        broker.stop()
+
+
+def _load(data: Path) -> CardTransactions:
+    try:
+        return load_transactions(data)
+    except CardDataError as exc:
+        console.print(f"[red]Cannot read the demo data:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _render(p: Progress | None) -> Table:
+    table = Table(title="fraud pipeline (live)", min_width=60)
+    for column in ("elapsed", "in", "in/s", "out/s", "normal", "fraud", "error", "call p50", "call p99"):
+        table.add_column(column, justify="right")
+    if p is None:
+        table.add_row(*["…"] * 9)
+        return table
+    table.add_row(
+        f"{p.elapsed_s:.1f} s",
+        f"{p.ingested:,}",
+        f"{p.in_per_s:,.0f}",
+        f"{p.out_per_s:,.0f}",
+        f"{p.decided['normal']:,}",
+        f"[red]{p.decided['fraud']:,}[/]",
+        f"[yellow]{p.decided['error']:,}[/]",
+        f"{p.latency_p50_ms:.0f} ms",
+        f"{p.latency_p99_ms:.0f} ms",
+    )
+    return table
+
+
+def _print_summary(s: Summary, data: CardTransactions) -> None:
+    table = Table(title="summary", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("records ingested", f"{s.ingested:,}")
+    table.add_row("records scored (normal + fraud)", f"{s.scored:,}")
+    table.add_row("errors", f"{s.decided['error']:,}")
+    table.add_row(
+        "frauds flagged / labelled frauds seen",
+        f"{s.decided['fraud']:,} / {s.true_frauds_flagged + s.frauds_missed:,}",
+    )
+    table.add_row("precision on the sample", f"{s.precision:.3f}")
+    table.add_row("recall on the sample", f"{s.recall:.3f}")
+    table.add_row("throughput", f"{s.throughput:,.0f} records/s over {s.elapsed_s:.1f} s")
+    table.add_row("model-call duration p50 / p99", f"{s.latency_p50_ms:.0f} ms / {s.latency_p99_ms:.0f} ms")
+    console.print(table)
+    note = "synthetic data" if data.synthetic else f"{data.source}, whose fraud share is not the full set's"
+    console.print(f"Precision and recall count records against the labels of {note}.")
+    for reason, n in s.error_reasons.items():
+        console.print(f"[yellow]{n} error records:[/] {reason}")
+    for failure in s.failures:
+        console.print(f"[red]streamlet failure:[/] {failure}")
