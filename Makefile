@@ -35,8 +35,8 @@ pytest: $(STAMP) model-servers kafka
 
 test: lint pytest
 
-demo: $(STAMP)
-	$(BIN)/inferstream version
+demo: $(STAMP)  ## train if needed, serve, stream the sample through fraud-grpc for 30 s
+	$(BIN)/inferstream demo
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
