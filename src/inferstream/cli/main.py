@@ -45,4 +45,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m inferstream.cli.main` (the runner's child processes): verbs register on the app of the
+    # importable module `inferstream.cli.main`, not on this `__main__` copy, so run that one.
+    from inferstream.cli.main import main as _main
+
+    _main()
