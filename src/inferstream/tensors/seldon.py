@@ -183,6 +183,7 @@ def seldon_message_proto(
     if kind is SeldonKind.TFTENSOR:
         tensor_to_proto(tensor, into=message.data.tftensor)
     elif kind is SeldonKind.TENSOR:
+        message.data.tensor.SetInParent()  # an empty tensor must still select the oneof
         message.data.tensor.values.extend(_check_doubles("data.tensor.values", tensor).tolist())
         message.data.tensor.shape.extend(_shape_of(tensor, "data.tensor.shape"))
     else:
@@ -190,6 +191,7 @@ def seldon_message_proto(
             raise TensorCodecError("data.ndarray", "a ListValue needs rank >= 1")
         if tensor.dtype is DType.DT_INT64:
             _check_doubles("data.ndarray", tensor)
+        message.data.ndarray.SetInParent()  # an empty list must still select the oneof
         message.data.ndarray.extend(array_to_json("data.ndarray", tensor))
     return message
 
