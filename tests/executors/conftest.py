@@ -66,16 +66,48 @@ def wait_http(process: ManagedProcess, url: str, timeout: float = START_TIMEOUT)
     raise process.fail(f"not ready at {url} within {timeout:.0f}s")
 
 
-def start_builtin(tmp: Path, model_dir: Path, name: str = "fraud") -> RunningServer:
-    """The built-in TF-Serving-compatible server (``inferstream serve``) serving ``model_dir``."""
-    http, grpc = free_port(), free_port()
-    argv = [
-        sys.executable, "-m", "inferstream.cli.main", "serve", "--model-name", name,
-        "--model-base-path", str(model_dir), "--rest-port", str(http), "--port", str(grpc),
-    ]
-    process = ManagedProcess(f"inferstream-serve-{http}", argv, tmp / f"serve-{http}.log").start()
-    wait_http(process, f"http://127.0.0.1:{http}/v1/models/{name}")
-    return RunningServer("builtin", http, grpc, process)
+def start_builtin(tmp: Path, model_base: Path, name: str = "fraud", grpc: bool = False,
+                  http_port: int = 0, grpc_port: int = 0) -> RunningServer:
+    """The built-in TF-Serving-compatible server (``inferstream serve``) serving ``model_base``."""
+    http_port = http_port or free_port()
+    grpc_port = grpc_port or (free_port() if grpc else 0)
+    argv = [sys.executable, "-m", "inferstream.cli.main", "serve", "--model", f"{name}={model_base}",
+            "--port", str(http_port)]
+    argv += ["--grpc-port", str(grpc_port)] if grpc else ["--no-grpc"]
+    process = ManagedProcess(f"inferstream-serve-{http_port}", argv, tmp / f"serve-{http_port}.log").start()
+    wait_http(process, f"http://127.0.0.1:{http_port}/v1/models/{name}")
+    return RunningServer("builtin", http_port, grpc_port, process)
+
+
+@pytest.fixture(scope="session")
+def doubler_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model base folder (``<base>/1/model.onnx``): input ``transaction`` [?, 29] → ``predictions`` = 2x."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.linear_model import LinearRegression
+
+    x = np.random.default_rng(0).normal(size=(100, 29)).astype(np.float32)
+    model = LinearRegression().fit(x, 2 * x)
+    onnx_model = to_onnx(
+        model,
+        initial_types=[("transaction", FloatTensorType([None, 29]))],
+        final_types=[("predictions", FloatTensorType([None, 29]))],
+        target_opset=17,
+    )
+    base = tmp_path_factory.mktemp("doubler")
+    (base / "1").mkdir()
+    (base / "1" / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    return base
+
+
+@pytest.fixture(scope="session")
+def builtin_server(tmp_path_factory: pytest.TempPathFactory, doubler_model: Path) -> Iterator[RunningServer]:
+    server = start_builtin(tmp_path_factory.mktemp("builtin"), doubler_model)
+    try:
+        yield server
+    finally:
+        server.process.stop()
 
 
 @pytest.fixture(scope="session")

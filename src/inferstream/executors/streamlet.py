@@ -1,0 +1,373 @@
+"""The model-serving streamlet: SourceRequest in, ServingResult out, scored through any executor.
+
+Records of concurrent batches are micro-batched into model calls (``max-batch-size`` records or
+what arrived within ``max-batch-latency``), up to ``parallelism`` calls in flight. Results are
+emitted in consumption order per partition. A record that cannot be scored after the retry
+budget becomes a ServingResult with ``errors`` set; nothing is dropped. ``/state`` serves the
+original's statistics JSON and ``/metrics`` this instance's Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from aiohttp import web
+from pydantic import ValidationError
+
+from inferstream.executors.base import ModelExecutor
+from inferstream.executors.batching import MicroBatcher, RecordOutcome
+from inferstream.executors.config import ExecutorConfig, TlsConfig
+from inferstream.executors.errors import ExecutorError
+from inferstream.executors.factory import open_executor
+from inferstream.observability.metrics import ServingMetrics
+from inferstream.observability.stats import ExecutionStatistics
+from inferstream.runtime import (
+    BoolParameter,
+    ConfigError,
+    DecodeFailure,
+    DurationParameter,
+    InBatch,
+    Inlet,
+    IntParameter,
+    Outlet,
+    Output,
+    Processor,
+    ServerStreamlet,
+    StreamletContext,
+    StringParameter,
+    parse_duration,
+)
+from inferstream.tensors.avro import (
+    DecodedBatch,
+    ModelResultMetadata,
+    SourceRequestGroup,
+    StackedTensor,
+    decode_source_requests,
+    encode_serving_results,
+)
+from inferstream.tensors.tensor import DType, TensorCodecError
+
+SOURCE_REQUEST = "tensorflow.modelserving.avro.SourceRequest"
+SERVING_RESULT = "tensorflow.modelserving.avro.ServingResult"
+
+PROTOCOL = StringParameter("protocol", "tfserving", "tfserving | seldon | v2 | embedded",
+                           choices=("tfserving", "seldon", "v2", "embedded"))
+TRANSPORT = StringParameter("transport", "grpc", "rest | grpc", choices=("rest", "grpc"))
+TARGET = StringParameter(
+    "target", "", "host:port or URL, a comma-separated list, dns:///host:port or kubernetes:///ns/service/port"
+)
+MODEL = StringParameter("model", "", "model name on the server")
+MODEL_PATH = StringParameter("model-path", "", "embedded: .onnx, .joblib or SavedModel folder")
+VERSION = IntParameter("version", -1, "model version (-1: the server's latest)", minimum=-1)
+VERSION_LABEL = StringParameter("version-label", "", "TF Serving version label (instead of version)")
+SIGNATURE = StringParameter("signature", "", "signature name (empty: serving_default)")
+REST_FORMAT = StringParameter("rest-format", "columnar", "TF Serving REST body: row | columnar",
+                              choices=("row", "columnar"))
+PATH_PREFIX = StringParameter("path-prefix", "", "REST path prefix, e.g. /seldon/<namespace>/<deployment>")
+SELDON_DEPLOYMENT = StringParameter("seldon-deployment", "", "gRPC metadata 'seldon' (Ambassador routing)")
+SELDON_NAMESPACE = StringParameter("seldon-namespace", "", "gRPC metadata 'namespace' (Ambassador routing)")
+HEADERS = StringParameter("headers", "", "extra HTTP headers / gRPC metadata: 'key=value,key2=value2'")
+TLS = BoolParameter("tls", False, "use TLS to the model servers")
+TLS_CA = StringParameter("tls-ca-file", "", "CA bundle that signs the servers' certificates")
+TLS_CERT = StringParameter("tls-cert-file", "", "client certificate (mutual TLS)")
+TLS_KEY = StringParameter("tls-key-file", "", "client key (mutual TLS)")
+OUTPUT_NAMES = StringParameter("output-names", "", "outputs to ask for, comma-separated (empty: all)")
+RENAME_OUTPUTS = StringParameter(
+    "rename-outputs", "", "rename server outputs in results: 'predict=predictions,...'"
+)
+MAX_BATCH_SIZE = IntParameter("max-batch-size", 64, "most records per model call", minimum=1)
+MAX_BATCH_LATENCY = DurationParameter("max-batch-latency", "5 milliseconds",
+                                      "longest a record waits for a batch to fill")
+PARALLELISM = IntParameter("parallelism", 4, "model calls in flight per instance", minimum=1)
+TIMEOUT = DurationParameter("timeout", "5 seconds", "deadline of one call attempt")
+RETRIES = IntParameter("retries", 3, "extra attempts after a transient failure", minimum=0)
+BACKOFF = DurationParameter("backoff", "50 milliseconds", "first retry delay (doubles, jittered)")
+BACKOFF_MAX = DurationParameter("backoff-max", "2 seconds", "cap on the retry delay")
+LB_POLICY = StringParameter("lb-policy", "round_robin", "round_robin | least_outstanding",
+                            choices=("round_robin", "least_outstanding"))
+EJECT_AFTER = IntParameter("eject-after", 1, "consecutive failures that eject an endpoint", minimum=1)
+EJECT_FOR = DurationParameter("eject-for", "2 seconds", "how long an ejected endpoint rests")
+DNS_REFRESH = DurationParameter("dns-refresh", "5 seconds", "how often dns:/// targets are re-resolved")
+
+PARAMETERS = (
+    PROTOCOL, TRANSPORT, TARGET, MODEL, MODEL_PATH, VERSION, VERSION_LABEL, SIGNATURE, REST_FORMAT,
+    PATH_PREFIX, SELDON_DEPLOYMENT, SELDON_NAMESPACE, HEADERS, TLS, TLS_CA, TLS_CERT, TLS_KEY,
+    OUTPUT_NAMES, RENAME_OUTPUTS, MAX_BATCH_SIZE, MAX_BATCH_LATENCY, PARALLELISM, TIMEOUT, RETRIES,
+    BACKOFF, BACKOFF_MAX, LB_POLICY, EJECT_AFTER, EJECT_FOR, DNS_REFRESH,
+)
+
+
+def _pairs(text: str, key: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(key, f"{item!r} is not key=value")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def _seconds(values: dict[str, Any], parameter: DurationParameter) -> float:
+    value = values.get(parameter.key)
+    return float((value if value is not None else parse_duration(parameter.default)).total_seconds())
+
+
+def executor_config(values: dict[str, Any]) -> ExecutorConfig:
+    """The ExecutorConfig of a model-serving streamlet's parameter values (ConfigError if invalid)."""
+    get = values.get
+    try:
+        return ExecutorConfig(
+            protocol=get(PROTOCOL.key, "tfserving"),
+            transport=get(TRANSPORT.key, "grpc"),
+            target=get(TARGET.key, ""),
+            model=get(MODEL.key, ""),
+            model_path=get(MODEL_PATH.key) or None,
+            version=None if get(VERSION.key, -1) < 0 else get(VERSION.key),
+            version_label=get(VERSION_LABEL.key) or None,
+            signature=get(SIGNATURE.key, ""),
+            rest_format=get(REST_FORMAT.key, "columnar"),
+            path_prefix=get(PATH_PREFIX.key, ""),
+            seldon_deployment=get(SELDON_DEPLOYMENT.key, ""),
+            seldon_namespace=get(SELDON_NAMESPACE.key, ""),
+            headers=_pairs(get(HEADERS.key, ""), HEADERS.key),
+            tls=TlsConfig(
+                enabled=get(TLS.key, False),
+                ca_file=get(TLS_CA.key) or None,
+                cert_file=get(TLS_CERT.key) or None,
+                key_file=get(TLS_KEY.key) or None,
+            ),
+            output_names=tuple(n.strip() for n in get(OUTPUT_NAMES.key, "").split(",") if n.strip()),
+            timeout=_seconds(values, TIMEOUT),
+            retries=get(RETRIES.key, 3),
+            backoff_initial=_seconds(values, BACKOFF),
+            backoff_max=_seconds(values, BACKOFF_MAX),
+            lb_policy=get(LB_POLICY.key, "round_robin"),
+            eject_after=get(EJECT_AFTER.key, 1),
+            eject_seconds=_seconds(values, EJECT_FOR),
+            refresh_seconds=_seconds(values, DNS_REFRESH),
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("model-serving", problems) from None
+
+
+@dataclass(frozen=True)
+class SourceRequestBatch:
+    """Decoded SourceRequests of one consumed batch, grouped by input layout."""
+
+    decoded: DecodedBatch[SourceRequestGroup]
+
+    def __len__(self) -> int:
+        return self.decoded.size
+
+
+class SourceRequestsCodec:
+    """Inlet codec: the tensors' batch decoder; undecodable payloads go to dead letters with a reason."""
+
+    schema = SOURCE_REQUEST
+
+    def decode(self, payloads: Sequence[bytes]) -> tuple[SourceRequestBatch, list[DecodeFailure]]:
+        decoded = decode_source_requests(payloads)
+        failures = [DecodeFailure(f.index, f"not a SourceRequest: {f.error}") for f in decoded.failures]
+        return SourceRequestBatch(decoded), failures
+
+    def encode(self, batch: SourceRequestBatch) -> list[bytes]:
+        raise NotImplementedError("model-serving only reads SourceRequests")
+
+
+class ServingResultsOut:
+    """Outlet codec: payloads are encoded by the streamlet (batch encoder), so they pass as bytes."""
+
+    schema = SERVING_RESULT
+
+    def decode(self, payloads: Sequence[bytes]) -> tuple[list[bytes], list[DecodeFailure]]:
+        return list(payloads), []
+
+    def encode(self, batch: list[bytes]) -> list[bytes]:
+        return batch
+
+
+class ModelServing(ServerStreamlet, Processor):
+    """Scores every SourceRequest against a model; emits a ServingResult per record, in order."""
+
+    inlet = Inlet("in", SOURCE_REQUEST, SourceRequestsCodec())
+    outlet = Outlet("out", SERVING_RESULT, ServingResultsOut())
+    parameters = PARAMETERS
+    max_batch_records = 1024
+    max_in_flight = 8  # batches handed to process() at once; model calls are bounded by parallelism
+
+    def __init__(self) -> None:
+        self.executor: ModelExecutor | None = None
+        self.batcher: MicroBatcher | None = None
+        self.metrics = ServingMetrics()
+        self.stats = ExecutionStatistics(name="")
+        self.renames: dict[str, str] = {}
+        self._tails: dict[tuple[str, int], asyncio.Future[None]] = {}
+
+    async def on_start(self, ctx: StreamletContext) -> None:
+        values = ctx.config.as_dict()
+        config = executor_config(values)
+        self.renames = _pairs(values.get(RENAME_OUTPUTS.key, ""), RENAME_OUTPUTS.key)
+        where = config.model_path if config.protocol == "embedded" else config.target
+        self.stats = ExecutionStatistics(
+            name=config.model or str(config.model_path or ""),
+            description=f"{config.protocol} over {config.transport} at {where} "
+            f"({ctx.streamlet} instance {ctx.instance})" if config.remote
+            else f"embedded model {where} ({ctx.streamlet} instance {ctx.instance})",
+        )
+        try:
+            self.executor = await open_executor(config, observer=self._on_attempt)
+        except ExecutorError as exc:
+            raise ConfigError("model-serving", str(exc)) from None
+        self.batcher = MicroBatcher(
+            self.executor,
+            max_batch_size=values.get(MAX_BATCH_SIZE.key, 64),
+            max_batch_latency=_seconds(values, MAX_BATCH_LATENCY),
+            parallelism=values.get(PARALLELISM.key, 4),
+            observer=self._on_call,
+        )
+        self.metrics.in_flight.set_function(lambda: self.batcher.in_flight if self.batcher else 0)
+
+    # -- observation ----------------------------------------------------------------------------
+    def _on_attempt(self, endpoint: str, seconds: float, error: ExecutorError | None) -> None:
+        self.metrics.call_latency.observe(seconds)
+        self.metrics.endpoint_calls.labels(endpoint, "ok" if error is None else error.kind.value).inc()
+        if error is not None:
+            self.metrics.errors.labels(error.kind.value).inc()
+
+    def _on_call(self, records: int, seconds: float, error: ExecutorError | None) -> None:
+        self.metrics.batch_size.observe(records)
+        if error is None:
+            self.stats.record(seconds * 1000, records)
+        if self.executor is not None and not hasattr(self.executor, "balancer"):
+            self._on_attempt(self.executor.source, seconds, error)  # embedded: one attempt per call
+
+    def state(self) -> dict[str, Any]:
+        return self.stats.to_json()
+
+    def http_routes(self) -> list[web.RouteDef]:
+        async def state(_: web.Request) -> web.Response:
+            return web.json_response(self.state())
+
+        async def metrics(_: web.Request) -> web.Response:
+            return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+        return [web.get("/state", state), web.get("/metrics", metrics)]
+
+    # -- processing -----------------------------------------------------------------------------
+    async def process(self, batch: InBatch[Any], out: Output) -> None:
+        assert self.batcher is not None, "on_start was not called"
+        # Take our place in this partition's line now, before any await: emits follow consumption order.
+        key = (batch.topic, batch.partition)
+        previous = self._tails.get(key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = mine
+        try:
+            decoded: DecodedBatch[SourceRequestGroup] = batch.records.decoded
+            self.metrics.records_in.inc(decoded.records())
+            payloads = await self._score(decoded)
+            if previous is not None:
+                await previous
+            await out.emit(self.outlet, payloads)
+            self.metrics.records_out.inc(len(payloads))
+        finally:
+            mine.set_result(None)
+            if self._tails.get(key) is mine:
+                del self._tails[key]
+
+    async def _score(self, decoded: DecodedBatch[SourceRequestGroup]) -> list[bytes]:
+        """Payloads of the results, in the order of the decoded (good) records."""
+        assert self.batcher is not None
+        groups = decoded.groups
+        outcomes = await asyncio.gather(*(self.batcher.score(_records(group)) for group in groups))
+        ordered: list[tuple[int, bytes]] = []
+        for group, group_outcomes in zip(groups, outcomes, strict=True):
+            payloads = self._encode(group, group_outcomes)
+            ordered.extend(zip(group.indices.tolist(), payloads, strict=True))
+        ordered.sort(key=lambda item: item[0])
+        return [payload for _, payload in ordered]
+
+    def _encode(self, group: SourceRequestGroup, outcomes: list[RecordOutcome]) -> list[bytes]:
+        outcomes = [self._renamed(o) for o in outcomes]
+        names = next((list(o.outputs) for o in outcomes if o.outputs is not None), [])
+        metadata = [self._metadata(o, names) for o in outcomes]
+        outputs: dict[str, StackedTensor] = {}
+        for name in names:
+            try:
+                outputs[name] = _stack([o.outputs.get(name) if o.outputs and not m.errors else None
+                                        for o, m in zip(outcomes, metadata, strict=True)])
+            except TensorCodecError as exc:
+                metadata = [ModelResultMetadata(f"output {name!r} cannot be written: {exc}", m.model_name,
+                                                m.source, m.start_time, m.duration) for m in metadata]
+                outputs = {}
+                break
+        try:
+            return encode_serving_results(group.inputs, outputs, metadata, group.datatypes)
+        except TensorCodecError as exc:  # never lose the records: send them as errors without outputs
+            failed = [ModelResultMetadata(f"result cannot be encoded: {exc}", m.model_name, m.source,
+                                          m.start_time, m.duration) for m in metadata]
+            return encode_serving_results(group.inputs, {}, failed, group.datatypes)
+
+    def _renamed(self, outcome: RecordOutcome) -> RecordOutcome:
+        if not self.renames or outcome.outputs is None:
+            return outcome
+        outputs = {self.renames.get(k, k): v for k, v in outcome.outputs.items()}
+        return RecordOutcome(outputs, outcome.error, outcome.error_kind, outcome.source,
+                             outcome.start_time_ms, outcome.duration_ms, outcome.batch_records)
+
+    def _metadata(self, outcome: RecordOutcome, names: list[str]) -> ModelResultMetadata:
+        error = outcome.error
+        if not error and outcome.outputs is not None and sorted(outcome.outputs) != sorted(names):
+            error = f"outputs {sorted(outcome.outputs)} differ from the batch's {sorted(names)}"
+        if not error and outcome.outputs is not None:
+            kinds = {v.dtype.kind for v in outcome.outputs.values()}
+            if kinds - set("biufcSOU"):
+                error = f"output dtype kinds {sorted(kinds)} cannot be written"
+        return ModelResultMetadata(
+            errors=error,
+            model_name=self.stats.name,
+            source=outcome.source,
+            start_time=outcome.start_time_ms,
+            duration=outcome.duration_ms,
+        )
+
+    async def on_stop(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close()
+        if self.executor is not None:
+            await self.executor.close()
+
+
+def _records(group: SourceRequestGroup) -> list[dict[str, npt.NDArray[Any]]]:
+    """Per-record views of a stacked group (no copies)."""
+    splits = group.row_splits.tolist()
+    stacks = {name: s.values for name, s in group.inputs.items()}
+    return [
+        {name: values[splits[i] : splits[i + 1]] for name, values in stacks.items()}
+        for i in range(len(group))
+    ]
+
+
+def _stack(pieces: list[npt.NDArray[Any] | None]) -> StackedTensor:
+    """One output over all records of a group; failed records contribute zero rows."""
+    template = _writable(next(p for p in pieces if p is not None))
+    empty = np.empty((0, *template.shape[1:]), dtype=template.dtype)
+    arrays = [empty if p is None else _writable(p) for p in pieces]
+    values = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    splits = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in arrays], out=splits[1:])
+    return StackedTensor(DType.from_numpy(values.dtype), values, splits)
+
+
+def _writable(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Widen dtypes the Avro tensor has no type for (float16, int8, uint32...) to ones it has."""
+    if values.dtype.kind == "f" and values.dtype not in (np.float32, np.float64):
+        return values.astype(np.float32)
+    if values.dtype.kind in "iu" and values.dtype not in (np.int32, np.int64):
+        return values.astype(np.int64)
+    return values
