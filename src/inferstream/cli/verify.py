@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from inferstream.cli.main import app, console
 from inferstream.runtime.blueprint import Problem
@@ -24,11 +24,12 @@ ScaleOption = Annotated[
 
 
 def print_problems(problems: list[Problem]) -> None:
-    table = Table("", "where", "problem", show_header=True, header_style="bold")
+    # One line per problem (not a table): whole messages stay greppable and copyable at any width.
     for problem in problems:
         style = "red" if problem.severity == "error" else "yellow"
-        table.add_row(f"[{style}]{problem.severity}[/{style}]", problem.where, problem.message)
-    console.print(table)
+        where, message = escape(problem.where), escape(problem.message)
+        line = f"[{style}]{problem.severity}[/{style}] [bold]{where}[/bold]: {message}"
+        console.print(line, soft_wrap=True)
 
 
 @app.command("verify")

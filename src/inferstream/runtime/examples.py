@@ -12,6 +12,8 @@ import struct
 from pathlib import Path
 from typing import Any, ClassVar
 
+from aiohttp import web
+
 from inferstream.runtime.codecs import AvroCodec, RawCodec
 from inferstream.runtime.config import FloatParameter, IntParameter, StringParameter
 from inferstream.runtime.streamlet import (
@@ -22,6 +24,7 @@ from inferstream.runtime.streamlet import (
     Outlet,
     Output,
     Processor,
+    ServerStreamlet,
     StreamletContext,
 )
 from inferstream.schemas import SOURCE_REQUEST
@@ -196,4 +199,22 @@ class CountingEgress(Egress):
         self.count = 0
 
     async def process(self, batch: InBatch[list[bytes]]) -> None:
+        self.count += len(batch)
+
+
+class CountingServerEgress(ServerStreamlet, Egress):
+    """A server streamlet: counts ``Numbered`` records and serves ``GET /count`` -> ``{"count": n}``."""
+
+    inlet = Inlet("in", NUMBERED)
+
+    async def on_start(self, ctx: StreamletContext) -> None:
+        self.count = 0
+
+    def http_routes(self) -> list[web.RouteDef]:
+        return [web.get("/count", self._count)]
+
+    async def _count(self, request: web.Request) -> web.Response:
+        return web.json_response({"count": self.count})
+
+    async def process(self, batch: InBatch[list[dict[str, Any]]]) -> None:
         self.count += len(batch)

@@ -151,9 +151,8 @@ def _wiring_problems(blueprint: Blueprint, classes: dict[str, type[Streamlet]]) 
                 problems.append(Problem(f"{src}: streamlets.{name}", f"inlet {ref} is not connected"))
             elif len(feeding) > 1:
                 names = ", ".join(t.name for t in feeding)
-                problems.append(
-                    Problem(f"{src}: streamlets.{name}", f"inlet {ref} is fed by two topics: {names}")
-                )
+                message = f"inlet {ref} is fed by more than one topic: {names}"
+                problems.append(Problem(f"{src}: streamlets.{name}", message))
         for outlet in cls.outlets():
             ref = PortRef(name, outlet)
             if not blueprint.topics_of_outlet(ref):

@@ -1,0 +1,114 @@
+import asyncio
+from collections import Counter
+
+import aiohttp
+
+from inferstream.runtime.codecs import AvroCodec
+from inferstream.runtime.deadletters import DEAD_LETTER_CODEC
+from inferstream.runtime.examples import NUMBERED
+from inferstream.runtime.runner import Runner
+from inferstream.transports.base import TopicSpec
+from inferstream.transports.memory import MemoryTransport
+
+from .helpers import numbers_plan, run_pipeline
+
+
+def collected(runner: Runner) -> list[int]:
+    return [r["n"] for r in runner.instance("sink").streamlet.collected]  # type: ignore[attr-defined]
+
+
+def test_every_record_flows_through_once_and_the_summary_counts_it() -> None:
+    runner = run_pipeline(numbers_plan(), records=2_000)
+    assert Counter(collected(runner)) == Counter(2 * n for n in range(2_000))
+    summary = runner.stats.snapshot()
+    assert summary["ok"] is True
+    assert summary["streamlets"]["source"]["records_out"] == 2_000
+    assert summary["streamlets"]["double"]["inlets"]["in"]["records"] == 2_000
+    assert summary["streamlets"]["double"]["outlets"]["out"]["records"] == 2_000
+    assert summary["streamlets"]["sink"]["records_in"] == 2_000
+    assert summary["streamlets"]["sink"]["records_per_s"] > 0
+
+
+def test_three_instances_share_the_partitions_and_miss_nothing() -> None:
+    transport = MemoryTransport()
+    runner = run_pipeline(numbers_plan(instances=3), transport, records=6_000)
+    assert sorted(collected(runner)) == [2 * n for n in range(6_000)]
+    per_instance = [runner.instance("double", i).stats.inlet("in").records for i in range(3)]
+    assert sum(per_instance) == 6_000
+    assert all(count > 0 for count in per_instance), per_instance
+    assert transport.committed("numbers.double.in")  # positions were committed...
+    assert asyncio.run(transport.lag("numbers.double.in", ["numbers.source.out"])) == 0  # ...all of them
+
+
+def test_stop_drains_in_flight_records_before_ending() -> None:
+    async def stop_soon(runner: Runner) -> None:
+        await asyncio.sleep(0.3)
+        runner.stop()
+
+    plan = numbers_plan(conf=["source.rate=20000"])  # an endless source, stopped from outside
+    runner = run_pipeline(plan, during=stop_soon)
+    emitted = runner.instance("source").stats.outlet("out").records
+    assert emitted > 0
+    assert sorted(collected(runner)) == [2 * n for n in range(emitted)]
+
+
+def test_undecodable_and_failing_records_go_to_dead_letters_and_the_rest_flows() -> None:
+    transport = MemoryTransport()
+    plan = numbers_plan(conf=["double.fail-on=7", "source.count=50", "source.batch-size=10"])
+    corrupt = b"\xff\xff\xff"
+
+    async def inject(runner: Runner) -> None:
+        await transport.create_topics(plan.topics)
+        await transport.producer("test").send("numbers.source.out", [corrupt])
+
+    runner = run_pipeline(plan, transport, during=inject)
+    dead = transport.partitions("numbers.dead-letters")[0]
+    letters, failures = DEAD_LETTER_CODEC.decode(dead.read(0, 100)[1])
+    assert failures == []
+    reasons = Counter(letter["reason"].split(":")[0] for letter in letters)
+    assert reasons["not a valid inferstream.examples.Numbered Avro record"] == 1
+    assert any(letter["payload"] == corrupt for letter in letters)
+    failed = [
+        AvroCodec(NUMBERED).decode([letter["payload"]])[0][0]["n"]
+        for letter in letters
+        if letter["reason"].startswith("processing failed: ValueError: n=7 is unlucky")
+    ]
+    assert 7 in failed and reasons["processing failed"] == len(failed)  # the whole batch holding 7
+    assert sorted(collected(runner) + [2 * n for n in failed]) == [2 * n for n in range(50)]
+    summary = runner.stats.snapshot()["streamlets"]["double"]
+    assert summary["dead_letters"] == 1 + len(failed) and summary["errors"] == len(failed)
+
+
+def test_a_server_streamlet_serves_http_while_running() -> None:
+    text = """
+name: served
+streamlets:
+  source:
+    class: inferstream.runtime.examples:NumberedIngress
+    config: {count: 300, batch-size: 100}
+  sink: inferstream.runtime.examples:CountingServerEgress
+connections:
+  source.out: [sink.in]
+"""
+    answers: list[dict[str, int]] = []
+
+    async def ask(runner: Runner) -> None:
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if runner.instances and runner.instance("sink").ctx.http_url:
+                break
+        url = runner.instance("sink").ctx.http_url
+        assert url is not None and url.startswith("http://127.0.0.1:")
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/count") as response:
+            answers.append(await response.json())
+
+    run_pipeline(numbers_plan(text=text), during=ask)
+    assert len(answers) == 1 and 0 <= answers[0]["count"] <= 300
+
+
+def test_topics_get_partitions_for_their_consumers_and_a_finite_retention() -> None:
+    plan = numbers_plan(instances=4)
+    specs: dict[str, TopicSpec] = {t.name: t for t in plan.topics}
+    assert specs["numbers.source.out"].partitions == 4
+    assert specs["numbers.double.out"].partitions == 1
+    assert all(t.retention_ms is not None and t.retention_ms > 0 for t in plan.topics)
