@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import web
 
-from inferstream.runtime.codecs import AvroCodec, RawCodec
+from inferstream.runtime.codecs import AvroCodec, DecodeFailure, RawCodec
 from inferstream.runtime.config import FloatParameter, IntParameter, StringParameter
 from inferstream.runtime.streamlet import (
     Egress,
@@ -28,6 +29,12 @@ from inferstream.runtime.streamlet import (
     StreamletContext,
 )
 from inferstream.schemas import SOURCE_REQUEST
+from inferstream.tensors.avro import (
+    DecodedBatch,
+    SourceRequestGroup,
+    decode_source_requests,
+    encode_source_requests,
+)
 
 NUMBERED: dict[str, Any] = {
     "type": "record",
@@ -218,3 +225,33 @@ class CountingServerEgress(ServerStreamlet, Egress):
 
     async def process(self, batch: InBatch[list[dict[str, Any]]]) -> None:
         self.count += len(batch)
+
+
+class _StackedSourceRequests:
+    """Inlet codec over the tensors' batch decoder (stacked numpy per input, byte-template fast path)."""
+
+    schema = SOURCE_REQUEST
+
+    def decode(
+        self, payloads: Sequence[bytes]
+    ) -> tuple[DecodedBatch[SourceRequestGroup], list[DecodeFailure]]:
+        decoded = decode_source_requests(payloads)
+        return decoded, [DecodeFailure(f.index, f"not a SourceRequest: {f.error}") for f in decoded.failures]
+
+    def encode(self, batch: DecodedBatch[SourceRequestGroup]) -> list[bytes]:
+        return [
+            payload
+            for group in batch.groups
+            for payload in encode_source_requests(group.inputs, group.expected_outputs, group.datatypes)
+        ]
+
+
+class FraudStackedPassThrough(Processor):
+    """Decodes SourceRequests into stacked arrays and re-encodes them (what model-serving pays for Avro)."""
+
+    inlet = Inlet("in", SOURCE_REQUEST, codec=_StackedSourceRequests())
+    outlet = Outlet("out", SOURCE_REQUEST, codec=_StackedSourceRequests())
+    max_batch_records = 4096
+
+    async def process(self, batch: InBatch[DecodedBatch[SourceRequestGroup]], out: Output) -> None:
+        await out.emit(self.outlet, batch.records)
