@@ -100,7 +100,7 @@ def server(model_repo: Path) -> Iterator[ServerThread]:
     """One server for the session: every model of ``model_repo``, ``seed-fraud`` also as ``fraud``."""
     models = {p.name: p for p in model_repo.iterdir()}
     models["fraud"] = model_repo / "seed-fraud"
-    with ServerThread(models, max_request_bytes=256 * 1024, grpc_port=None) as running:
+    with ServerThread(models, max_request_bytes=256 * 1024) as running:
         yield running
 
 

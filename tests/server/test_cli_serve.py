@@ -34,7 +34,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
         f"fraud={ASSETS / 'seed-fraud'}",
         "--port",
         "0",
-        "--no-grpc",
+        "--grpc-port",
+        "0",
         "--ready-file",
         str(ready),
     ]
@@ -64,7 +65,7 @@ def _curl(command: str, port: object) -> object:
 
 
 def test_readme_commands_work_verbatim(served: dict[str, object], fraud_reference: dict) -> None:
-    assert served["host"] == "127.0.0.1" and served["rest_port"] != 8501
+    assert served["host"] == "127.0.0.1" and served["rest_port"] != 8501 and served["grpc_port"]
     answer = _curl(README_PREDICT, served["rest_port"])
     assert isinstance(answer, dict)
     outputs = np.asarray(answer["outputs"], dtype=np.float32)

@@ -19,13 +19,13 @@ GOOD = {"inputs": {"X": [[1.0, 2.0, 3.0, 4.0]]}}
         ("/v1/models/linear:predict", {"inputs": {"X": [[1.0, 2.0, 3.0]]}}, 400, "expected size 4"),
         ("/v1/models/linear:predict", {"inputs": {"X": [["a", "b", "c", "d"]]}}, 400, "float32"),
         ("/v1/models/linear:predict", {"inputs": {"X": [[1.0, 2.0], [1.0]]}}, 400, "rectangular"),
-        ("/v1/models/linear:predict", {"instances": [[1.0] * 4], **GOOD}, 400, "exactly one"),
-        ("/v1/models/linear:predict", {"signature_name": ""}, 400, "exactly one"),
+        ("/v1/models/linear:predict", {"instances": [[1.0] * 4], **GOOD}, 400, "cannot be mixed"),
+        ("/v1/models/linear:predict", {"signature_name": ""}, 400, "neither"),
         (
             "/v2/models/linear/infer",
             {"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32"}]},
             400,
-            "'data'",
+            "data: missing",
         ),
         (
             "/v2/models/linear/infer",

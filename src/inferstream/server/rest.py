@@ -43,8 +43,8 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
 
 def build_rest_app(dataplane: DataPlane, max_request_bytes: int = 64 * 1024 * 1024) -> web.Application:
     app = web.Application(client_max_size=max_request_bytes, middlewares=[_errors_as_json])
-    app.add_routes(TfServingRest(dataplane).routes())
-    app.add_routes(V2Rest(dataplane).routes())
+    app.add_routes(TfServingRest(dataplane, max_request_bytes).routes())
+    app.add_routes(V2Rest(dataplane, max_request_bytes).routes())
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=dataplane.metrics.exposition(), content_type="text/plain", charset="utf-8")

@@ -11,15 +11,15 @@ import json
 import re
 from typing import Any
 
-import numpy.typing as npt
 from aiohttp import web
 
-from inferstream.models import Signature, TensorSpec
+from inferstream.models import TensorSpec
+from inferstream.server.codecs import decoding, input_dtypes, output_tensors
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.errors import invalid, not_found
-from inferstream.server.json_values import to_array, to_json
 from inferstream.server.repository import ModelVersion
 from inferstream.tensors.tensor import DType, TensorCodecError
+from inferstream.tensors.tfjson import UNNAMED, parse_predict_request, predict_response
 
 PROTOCOL = "tfserving-rest"
 # <name>[/versions/<n> | /labels/<l>][/]  then  :predict | /metadata | nothing
@@ -44,8 +44,9 @@ def _parse_path(tail: str) -> tuple[str, int | None, str, bool]:
 
 
 class TfServingRest:
-    def __init__(self, dataplane: DataPlane) -> None:
+    def __init__(self, dataplane: DataPlane, max_bytes: int) -> None:
         self.dataplane = dataplane
+        self.max_bytes = max_bytes
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -74,35 +75,22 @@ class TfServingRest:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise invalid(f"JSON Parse error: {exc}") from None
-        if not isinstance(payload, dict):
-            raise invalid("the request body must be a JSON object")
-        signature_name = payload.get("signature_name", "")
-        if not isinstance(signature_name, str):
-            raise invalid("signature_name must be a string")
-        if ("instances" in payload) == ("inputs" in payload):
-            raise invalid("the request needs exactly one of 'instances' (row format) or 'inputs' (columnar)")
+        signature_name = payload.get("signature_name") if isinstance(payload, dict) else None
         entry = self.dataplane.resolve(name, version)
-        signature = self.dataplane.signature(entry, signature_name)
-        row_format = "instances" in payload
-        if row_format:
-            inputs = _rows_to_arrays(payload["instances"], signature)
-        else:
-            inputs = _columns_to_arrays(payload["inputs"], signature)
+        signature = self.dataplane.signature(entry, signature_name if isinstance(signature_name, str) else "")
+        with decoding(signature):
+            request = parse_predict_request(payload, dtypes=input_dtypes(signature), max_bytes=self.max_bytes)
+        inputs = {k: v.data for k, v in request.tensors.items()}
+        if UNNAMED in inputs:
+            if len(signature.inputs) != 1:
+                names = ", ".join(s.name for s in signature.inputs)
+                raise invalid(f"the signature has inputs {names}: name them in the request")
+            inputs = {signature.inputs[0].name: inputs.pop(UNNAMED)}
         result = await self.dataplane.predict(
-            name, inputs, entry.version, signature_name, protocol=PROTOCOL
+            name, inputs, entry.version, request.signature_name or "", protocol=PROTOCOL
         )
-        outputs = result.outputs
-        if row_format:
-            if len(outputs) == 1:
-                ((key, value),) = outputs.items()
-                return {"predictions": to_json(value, key)}
-            rows = {k: to_json(v, k) for k, v in outputs.items()}
-            n = len(next(iter(rows.values())))
-            return {"predictions": [{k: rows[k][i] for k in rows} for i in range(n)]}
-        if len(outputs) == 1:
-            ((key, value),) = outputs.items()
-            return {"outputs": to_json(value, key)}
-        return {"outputs": {k: to_json(v, k) for k, v in outputs.items()}}
+        with decoding():
+            return predict_response(output_tensors(result.outputs), format=request.format)
 
     # ---- status and metadata -------------------------------------------------------------------
 
@@ -147,27 +135,3 @@ def _tensor_info(spec: TensorSpec) -> dict[str, Any]:
     if spec.shape is not None:
         shape["dim"] = [{"size": str(-1 if d is None else d), "name": ""} for d in spec.shape]
     return {"dtype": tf_dtype_name(spec), "tensor_shape": shape, "name": spec.name}
-
-
-def _rows_to_arrays(instances: Any, signature: Signature) -> dict[str, npt.NDArray[Any]]:
-    if not isinstance(instances, list) or not instances:
-        raise invalid("'instances' must be a non-empty list, one element per row")
-    names = [s.name for s in signature.inputs]
-    if all(isinstance(row, dict) for row in instances):
-        for i, row in enumerate(instances):
-            if set(row) != set(names) and not (set(row) == {"b64"} and len(names) == 1):
-                raise invalid(f"instance {i} has inputs {sorted(row)}; the signature expects {sorted(names)}")
-        if set(instances[0]) == set(names):
-            return {n: to_array([row[n] for row in instances], n) for n in names}
-    if len(names) != 1:
-        raise invalid(f"the signature has inputs {', '.join(names)}: name them in each instance")
-    return {names[0]: to_array(instances, names[0])}
-
-
-def _columns_to_arrays(inputs: Any, signature: Signature) -> dict[str, npt.NDArray[Any]]:
-    names = [s.name for s in signature.inputs]
-    if isinstance(inputs, dict) and set(inputs) != {"b64"}:
-        return {str(k): to_array(v, str(k)) for k, v in inputs.items()}
-    if len(names) != 1:
-        raise invalid(f"the signature has inputs {', '.join(names)}: name them in 'inputs'")
-    return {names[0]: to_array(inputs, names[0])}

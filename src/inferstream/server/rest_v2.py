@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from aiohttp import web
 
 from inferstream import __version__
+from inferstream.server.codecs import decoding, output_tensors
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.errors import invalid, not_found
-from inferstream.server.json_values import to_array
-from inferstream.server.v2_types import V2_TO_NUMPY, v2_datatype, v2_metadata
+from inferstream.server.v2_types import v2_metadata
+from inferstream.tensors.v2 import infer_response_json, parse_infer_request_json
 
 PROTOCOL = "v2-rest"
 
@@ -32,8 +31,9 @@ def _version(request: web.Request) -> int | None:
 
 
 class V2Rest:
-    def __init__(self, dataplane: DataPlane) -> None:
+    def __init__(self, dataplane: DataPlane, max_bytes: int) -> None:
         self.dataplane = dataplane
+        self.max_bytes = max_bytes
 
     def routes(self) -> list[web.RouteDef]:
         routes = [
@@ -77,57 +77,20 @@ class V2Rest:
             payload = json.loads(await request.read())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise invalid(f"JSON Parse error: {exc}") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
-            raise invalid("the request body must be a JSON object with an 'inputs' list")
-        inputs = dict(decode_input(item) for item in payload["inputs"])
-        outputs = payload.get("outputs") or []
-        if not isinstance(outputs, list) or not all(isinstance(o, dict) and "name" in o for o in outputs):
-            raise invalid("'outputs' must be a list of {\"name\": ...} objects")
+        with decoding():
+            body = parse_infer_request_json(payload, max_bytes=self.max_bytes)
         result = await self.dataplane.predict(
-            name, inputs, version, output_names=[str(o["name"]) for o in outputs], protocol=PROTOCOL
+            name,
+            {k: v.data for k, v in body.tensors.items()},
+            version,
+            output_names=body.requested_outputs,
+            protocol=PROTOCOL,
         )
-        response: dict[str, Any] = {
-            "model_name": result.model.name,
-            "model_version": str(result.model.version),
-            "outputs": [encode_output(k, v) for k, v in result.outputs.items()],
-        }
-        if "id" in payload:
-            response["id"] = payload["id"]
+        with decoding():
+            response = infer_response_json(
+                result.model.name,
+                output_tensors(result.outputs),
+                model_version=str(result.model.version),
+                id=body.id or None,
+            )
         return _json(response)
-
-
-def decode_input(item: Any) -> tuple[str, npt.NDArray[Any]]:
-    """One V2 request tensor ``{"name", "shape", "datatype", "data"}`` as (name, array)."""
-    if not isinstance(item, dict) or not {"name", "shape", "datatype", "data"} <= set(item):
-        raise invalid("each input needs 'name', 'shape', 'datatype' and 'data'")
-    name = str(item["name"])
-    datatype = item["datatype"]
-    if datatype not in V2_TO_NUMPY:
-        raise invalid(f"input {name!r}: unknown datatype {datatype!r}; use one of {', '.join(V2_TO_NUMPY)}")
-    shape = item["shape"]
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise invalid(f"input {name!r}: shape must be a list of non-negative integers, got {shape!r}")
-    array = to_array(item["data"], name)
-    want = V2_TO_NUMPY[datatype]
-    compatible = (
-        (want.kind == "O" and array.dtype.kind == "O")
-        or (want.kind == "b" and array.dtype.kind == "b")
-        or (want.kind in "iuf" and array.dtype.kind in "iu")
-        or (want.kind == "f" and array.dtype.kind == "f")
-        or array.size == 0
-    )
-    if not compatible:
-        raise invalid(f"input {name!r}: data of type {array.dtype} does not match datatype {datatype}")
-    try:
-        return name, array.astype(want, copy=False).reshape(shape)
-    except ValueError:
-        raise invalid(f"input {name!r}: {array.size} values do not fill shape {shape}") from None
-
-
-def encode_output(name: str, value: npt.NDArray[Any]) -> dict[str, Any]:
-    flat = value.reshape(-1)
-    if flat.dtype.kind in "OS":
-        data: list[Any] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in flat.tolist()]
-    else:
-        data = np.asarray(flat).tolist()
-    return {"name": name, "shape": list(value.shape), "datatype": v2_datatype(value.dtype), "data": data}

@@ -1,4 +1,4 @@
-"""Open Inference Protocol (V2) datatype names ⇄ numpy dtypes, shared by the V2 REST and gRPC adapters."""
+"""V2 model metadata: datatype names and shapes of a signature's tensors."""
 
 from __future__ import annotations
 
@@ -8,29 +8,22 @@ import numpy as np
 
 from inferstream.models import Signature, TensorSpec
 from inferstream.server.repository import ModelVersion
+from inferstream.tensors.tensor import DType, TensorCodecError
+from inferstream.tensors.v2 import DATATYPE
 
-V2_TO_NUMPY: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype(np.bool_),
-    "UINT8": np.dtype(np.uint8),
-    "UINT16": np.dtype(np.uint16),
-    "UINT32": np.dtype(np.uint32),
-    "UINT64": np.dtype(np.uint64),
-    "INT8": np.dtype(np.int8),
-    "INT16": np.dtype(np.int16),
-    "INT32": np.dtype(np.int32),
-    "INT64": np.dtype(np.int64),
-    "FP16": np.dtype(np.float16),
-    "FP32": np.dtype(np.float32),
-    "FP64": np.dtype(np.float64),
-    "BYTES": np.dtype(object),
-}
-_NUMPY_TO_V2 = {dtype: name for name, dtype in V2_TO_NUMPY.items()}
+# Types a model may declare that have a V2 name but no tensor type of ours (inputs of them still work).
+_OTHER_DATATYPES = {
+    np.dtype(np.uint8): "UINT8", np.dtype(np.uint16): "UINT16", np.dtype(np.uint32): "UINT32",
+    np.dtype(np.uint64): "UINT64", np.dtype(np.int8): "INT8", np.dtype(np.int16): "INT16",
+    np.dtype(np.float16): "FP16",
+}  # fmt: skip
 
 
 def v2_datatype(dtype: np.dtype[Any]) -> str:
-    if dtype.kind in "OSU":
-        return "BYTES"
-    return _NUMPY_TO_V2.get(dtype, "BYTES")
+    try:
+        return DATATYPE[DType.from_numpy(dtype)]
+    except (TensorCodecError, KeyError):
+        return _OTHER_DATATYPES.get(dtype, "BYTES")
 
 
 def v2_shape(spec: TensorSpec) -> list[int]:
