@@ -137,7 +137,7 @@ def _run_mode(
 ) -> ModeResult:
     result = ModeResult(mode.name)
     began = time.monotonic()
-    topology = Topology.for_prefix(prefix)
+    topology = Topology.for_mode(mode, prefix)
     create_topics(ctx.bootstrap, [topology.input], topology.derived, settings.partitions)
     backlog = settings.slow_records if mode.slow else settings.fast_records
     status(f"{mode.name}: producing a backlog of {backlog:,} records")
@@ -146,7 +146,7 @@ def _run_mode(
     cpu_before = {p.name: p.cpu_seconds() for p in shared}
     outlet_topics = list(topology.outlets.values())
     watcher = OffsetWatcher(
-        ctx.bootstrap, [topology.input, topology.results, *outlet_topics], topology.groups
+        ctx.bootstrap, [topology.input, topology.results, *outlet_topics], topology.group_topics
     )
     watcher.start()
     pipeline: list[ManagedProcess] = []
@@ -209,6 +209,9 @@ def _collect(
     results_read = read_topic(ctx.bootstrap, topology.results, sample_values=2000)
     result.model_call_ms = percentiles_ms(model_call_durations_ms(results_read.values_sample) / 1000.0)
     result.cpu_seconds = {p.name: round(p.cpu_seconds(), 2) for p in pipeline}
+    for process in pipeline:
+        for label, seconds in process.child_cpu_seconds.items():
+            result.cpu_seconds[f"{process.name}/{label}"] = round(seconds, 2)
     for process in shared:
         result.cpu_seconds[process.name] = round(process.cpu_seconds() - cpu_before.get(process.name, 0.0), 2)
     samples = watcher.samples
@@ -218,11 +221,10 @@ def _collect(
         "model-serving": rate_series(t, [s.ends.get(topology.results, 0) for s in samples]),
         "outlets": rate_series(t, [sum(s.ends.get(o, 0) for o in outlet_topics) for s in samples]),
     }
-    for group in topology.groups:
+    for stage, (group, _topics) in topology.groups.items():
         series = [(round(s.t, 3), s.lag[group]) for s in samples if group in s.lag]
-        short = group.rsplit(".", 1)[-1]
-        result.lag_series[short] = series
-        result.max_lag[short] = max((lag for _, lag in series), default=0)
+        result.lag_series[stage] = series
+        result.max_lag[stage] = max((lag for _, lag in series), default=0)
 
 
 def _outlet_total(watcher: OffsetWatcher, outlet_topics: list[str]) -> int:

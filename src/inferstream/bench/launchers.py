@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inferstream.bench.blueprints import MODEL_SERVING, OUTLETS, app_name, fraud_blueprint, write_blueprint
 from inferstream.bench.modes import Mode
 from inferstream.bench.nginx import NginxMissing, NginxProxy, ProxyPlan, find_nginx
 from inferstream.bench.procs import ManagedProcess
@@ -39,22 +41,27 @@ class Topology:
     input: str
     results: str
     outlets: dict[str, str]
-    groups: dict[str, list[str]]
+    groups: dict[str, tuple[str, list[str]]]  # stage → (consumer group, topics it reads)
 
     @classmethod
-    def for_prefix(cls, prefix: str) -> Topology:
-        outlets = {o: f"{prefix}.{o}" for o in ("normal", "fraud", "error")}
-        results = f"{prefix}.ml-results"
-        return cls(
-            input=f"{prefix}.card-records",
-            results=results,
-            outlets=outlets,
-            groups={f"{prefix}.model-serving": [f"{prefix}.card-records"], f"{prefix}.decider": [results]},
-        )
+    def for_mode(cls, mode: Mode, prefix: str) -> Topology:
+        outlets = {o: f"{prefix}.{o}" for o in OUTLETS}
+        source, results = f"{prefix}.card-records", f"{prefix}.ml-results"
+        if mode.engine == "quix":
+            serving, decider = f"{prefix}.model-serving", f"{prefix}.decider"
+        else:  # the runtime names a group <app>.<streamlet>.<inlet>
+            app = app_name(prefix)
+            serving, decider = f"{app}.model-serving.in", f"{app}.fraud-decider.in"
+        groups = {"model-serving": (serving, [source]), "decider": (decider, [results])}
+        return cls(input=source, results=results, outlets=outlets, groups=groups)
 
     @property
     def derived(self) -> list[str]:
         return [self.results, *self.outlets.values()]
+
+    @property
+    def group_topics(self) -> dict[str, list[str]]:
+        return dict(self.groups.values())
 
 
 @dataclass(frozen=True)
@@ -194,13 +201,15 @@ def pipeline_unavailable(mode: Mode) -> str | None:
         return None
     if _module_missing("inferstream.cli.run"):
         return "the pipeline runner (inferstream run) is not in this tree yet"
+    if _module_missing(MODEL_SERVING.split(":")[0]):
+        return f"the model-serving streamlet ({MODEL_SERVING}) is not in this tree yet"
     return None
 
 
 def start_quix(mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext) -> list[ManagedProcess]:
     """The Quix peer: ``mode.instances`` model-serving processes in one group, and one decider."""
     server = endpoints.grpc[0] if mode.protocol == "grpc" else endpoints.rest[0]
-    serving_group, decider_group = list(topology.groups)
+    serving_group, decider_group = (topology.groups[s][0] for s in ("model-serving", "decider"))
     processes = []
     for index in range(mode.instances):
         argv = [
@@ -251,8 +260,30 @@ def start_quix(mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunCon
 def start_inferstream(
     mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext
 ) -> list[ManagedProcess]:
-    """inferstream's own pipeline on the Kafka transport (wired once the runner lands)."""
-    raise NotImplementedError(pipeline_unavailable(mode) or "inferstream pipeline launcher not wired yet")
+    """inferstream's own pipeline: ``inferstream run`` on the Kafka transport (a process per instance)."""
+    topics = {"input": topology.input, "results": topology.results, **topology.outlets}
+    targets = endpoints.grpc if mode.protocol == "grpc" else endpoints.rest
+    prefix = topology.input.removesuffix(".card-records")
+    blueprint = fraud_blueprint(mode, prefix, topics, targets, ctx.model.name, ctx.model.base)
+    path = write_blueprint(ctx.workdir / "blueprint.yaml", blueprint)
+    argv = [
+        *INFERSTREAM,
+        "run",
+        str(path),
+        "--transport",
+        "kafka",
+        "--no-progress",
+        # No ingress in this blueprint: the run lasts until the harness stops it.
+        "--for",
+        "3600s",
+        "--drain-timeout",
+        "15s",
+        "--summary-json",
+        str(ctx.workdir / "summary.json"),
+    ]
+    env = {**os.environ, "INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap}
+    process = ManagedProcess("inferstream-run", argv, ctx.workdir / "run.log", env=env, cwd=REPO)
+    return [process.start()]
 
 
 def start_pipeline(

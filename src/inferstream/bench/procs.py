@@ -36,6 +36,21 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def labelled_descendants_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each descendant, labelled by its ``--instance`` argument (a runner's
+    per-instance process) or by its command name."""
+    found: dict[str, float] = {}
+    for child in _children(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        label = argv[argv.index("--instance") + 1] if "--instance" in argv[:-1] else Path(argv[0]).name
+        found[label] = found.get(label, 0.0) + tree_cpu_seconds(child)
+        found.update(labelled_descendants_cpu(child))
+    return found
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     task_dir = Path(f"/proc/{pid}/task")
@@ -66,6 +81,7 @@ class ManagedProcess:
     cwd: Path | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     final_cpu_seconds: float | None = field(default=None, init=False)
+    child_cpu_seconds: dict[str, float] = field(default_factory=dict, init=False)
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +148,7 @@ class ManagedProcess:
         if self.popen is None or self.popen.poll() is not None:
             return
         self.final_cpu_seconds = tree_cpu_seconds(self.popen.pid)
+        self.child_cpu_seconds = labelled_descendants_cpu(self.popen.pid)
         try:
             os.killpg(self.popen.pid, sig)
         except ProcessLookupError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt
 
+from inferstream.bench.goals import check_goals, goals_table
 from inferstream.bench.results import BenchRun, ModeResult
 
 CHARTS = ("throughput_over_time.png", "latency_percentiles.png", "throughput_vs_instances.png")
@@ -19,7 +21,9 @@ def write_outputs(run: BenchRun, out: Path) -> list[Path]:
     """Write everything and return the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.json"
-    results.write_text(json.dumps(run.to_json(), indent=2) + "\n")
+    data = run.to_json()
+    data["goals"] = [asdict(check) for check in check_goals(run)]
+    results.write_text(json.dumps(data, indent=2) + "\n")
     table = out / "table.md"
     table.write_text(markdown_table(run) + "\n")
     return [results, table, *write_charts(run, out)]
@@ -53,7 +57,9 @@ def markdown_table(run: BenchRun) -> str:
         call = f"{_fmt(r.model_call_ms.get('p50'), 1)} / {_fmt(r.model_call_ms.get('p99'), 1)}"
         outlets = "/".join(str(r.outlets.get(k, 0)) for k in ("normal", "fraud", "error"))
         counts = f"{r.records_in:,} → {r.records_out:,} ({outlets})" + ("" if r.counts_add_up else " ≠")
-        pipeline_cpu = sum(v for k, v in r.cpu_seconds.items() if not k.startswith(("server", "nginx")))
+        pipeline_cpu = sum(
+            v for k, v in r.cpu_seconds.items() if "/" not in k and not k.startswith(("server", "nginx"))
+        )
         server_cpu = sum(v for k, v in r.cpu_seconds.items() if k.startswith(("server", "nginx")))
         rate = _fmt(r.sustained_rps) + ("" if r.reason is None else f" ({r.reason})")
         lag = max(r.max_lag.values(), default=0)
@@ -61,6 +67,7 @@ def markdown_table(run: BenchRun) -> str:
             f"| {r.mode} | {rate} | {latency} | {call} | {counts} "
             f"| {pipeline_cpu:.1f} / {server_cpu:.1f} | {lag:,} |"
         )
+    lines += ["", "Goals of the issue:", "", goals_table(run)]
     if run.notes:
         lines += ["", *[f"- {note}" for note in run.notes]]
     return "\n".join(lines)
