@@ -67,7 +67,7 @@ def wait_http(process: ManagedProcess, url: str, timeout: float = START_TIMEOUT)
 
 
 def start_builtin(tmp: Path, model_base: Path, name: str = "fraud", grpc: bool = False,
-                  http_port: int = 0, grpc_port: int = 0) -> RunningServer:
+                  http_port: int = 0, grpc_port: int = 0, wait: bool = True) -> RunningServer:
     """The built-in TF-Serving-compatible server (``inferstream serve``) serving ``model_base``."""
     http_port = http_port or free_port()
     grpc_port = grpc_port or (free_port() if grpc else 0)
@@ -75,8 +75,14 @@ def start_builtin(tmp: Path, model_base: Path, name: str = "fraud", grpc: bool =
             "--port", str(http_port)]
     argv += ["--grpc-port", str(grpc_port)] if grpc else ["--no-grpc"]
     process = ManagedProcess(f"inferstream-serve-{http_port}", argv, tmp / f"serve-{http_port}.log").start()
-    wait_http(process, f"http://127.0.0.1:{http_port}/v1/models/{name}")
-    return RunningServer("builtin", http_port, grpc_port, process)
+    server = RunningServer("builtin", http_port, grpc_port, process)
+    if wait:
+        wait_builtin(server, name)
+    return server
+
+
+def wait_builtin(server: RunningServer, name: str = "fraud") -> None:
+    wait_http(server.process, f"{server.rest}/v1/models/{name}")
 
 
 @pytest.fixture(scope="session")
