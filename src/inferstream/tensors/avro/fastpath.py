@@ -82,6 +82,8 @@ def split_by(keys: npt.NDArray[Any]) -> list[Int64Array]:
 
 def _codes(values: Sequence[Any]) -> Int64Array:
     """Equal values get equal codes (by identity first, so hashing runs once per distinct object)."""
+    if not values or values.count(values[0]) == len(values):  # one shared value: a C-speed check
+        return np.zeros(len(values), dtype=np.int64)
     by_id: dict[int, int] = {}
     by_value: dict[Any, int] = {}
     for v in values:
@@ -106,7 +108,7 @@ class _Learned:
 
 
 def _length_groups(payloads: Sequence[bytes]) -> list[tuple[int, Int64Array]]:
-    lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=len(payloads))
+    lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
     return [(int(lengths[idx[0]]), idx) for idx in split_by(lengths)]
 
 
@@ -121,7 +123,8 @@ def _match_templates(
     decoded: list[tuple[int, Any]] = []
     leftover: list[int] = []
     for length, idx in _length_groups(payloads):
-        rows = np.frombuffer(b"".join([payloads[i] for i in idx]), dtype=np.uint8).reshape(len(idx), length)
+        chosen = payloads if len(idx) == len(payloads) else [payloads[i] for i in idx.tolist()]
+        rows = np.frombuffer(b"".join(chosen), dtype=np.uint8).reshape(len(idx), length)
         pending = np.arange(len(idx))
         learned_here = 0
         candidates = [t for t in templates_for(length) if t.tensor_bytes <= max_bytes]

@@ -12,6 +12,7 @@ data is not templatable (ints are zigzag varints) and goes through the generic c
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -192,13 +193,13 @@ class Template:
     def render(self, n: int, fill: Callable[[Slot], npt.NDArray[np.uint8]]) -> list[bytes]:
         """``n`` records: the constant bytes, with ``fill(slot)`` ([n, slot.nbytes]) in each slot."""
         rows = np.empty((n, self.length), dtype=np.uint8)
-        rows[:] = self.const
+        for start, end in self.spans:  # spans and slots cover every byte exactly once
+            rows[:, start:end] = self.const[start:end]
         for slot, offset in self.slots:
             if slot.nbytes:
                 rows[:, offset : offset + slot.nbytes] = fill(slot)
-        data = rows.tobytes()
-        size = self.length
-        return [data[i : i + size] for i in range(0, n * size, size)]
+        # one C call cuts the buffer into n bytes objects (faster than n Python slices)
+        return list(struct.unpack(f"{self.length}s" * n, rows.tobytes())) if n else []
 
 
 def slot_bytes(stack: StackedTensor, records: npt.NDArray[np.int64], rows: int) -> npt.NDArray[np.uint8]:
