@@ -112,3 +112,11 @@ def test_topics_get_partitions_for_their_consumers_and_a_finite_retention() -> N
     assert specs["numbers.source.out"].partitions == 4
     assert specs["numbers.double.out"].partitions == 1
     assert all(t.retention_ms is not None and t.retention_ms > 0 for t in plan.topics)
+
+
+def test_an_instance_that_cannot_start_ends_the_run_with_its_reason() -> None:
+    plan = numbers_plan(conf=["sink.output-file=/nonexistent-dir/out.jsonl"])
+    runner = run_pipeline(plan, records=10)
+    summary = runner.stats.snapshot()
+    assert summary["ok"] is False
+    assert "could not start: FileNotFoundError" in summary["streamlets"]["sink"]["failures"][0]

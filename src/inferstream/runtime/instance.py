@@ -116,9 +116,10 @@ class StreamletInstance:
             self.stats.failure = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            await self._close()
+            await self.close()
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
+        """Call ``on_stop`` and release clients and the HTTP endpoint (also after a failed setup)."""
         for task in list(self._tasks):  # only left over when run() itself was cancelled
             task.cancel()
         with contextlib.suppress(Exception):

@@ -108,8 +108,17 @@ class Runner:
     async def run(self) -> PipelineStats:
         await self.transport.create_topics(self.plan.topics)
         self._build()
+        started: list[StreamletInstance] = []
         for instance in self.instances:  # every consumer joins before any ingress produces
-            await instance.setup()
+            try:
+                await instance.setup()
+            except Exception as exc:  # e.g. a model server that is not there: end the run, cleanly
+                log.error("%s could not start: %s: %s", instance.name, type(exc).__name__, exc)
+                instance.stats.failure = f"could not start: {type(exc).__name__}: {exc}"
+                for ready in [*started, instance]:
+                    await ready.close()
+                return self.stats
+            started.append(instance)
         self.stats.started = time.monotonic()
         tasks = {asyncio.create_task(i.run(), name=i.name): i for i in self.instances}
         progress = asyncio.create_task(self._report_progress()) if self.on_progress else None

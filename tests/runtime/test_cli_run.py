@@ -1,0 +1,34 @@
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from inferstream.cli.main import _register_verbs, app
+
+from .helpers import NUMBERS
+
+
+def test_run_writes_the_summary_json_and_exits_zero(tmp_path: Path) -> None:
+    _register_verbs()
+    blueprint = tmp_path / "numbers.yaml"
+    blueprint.write_text(NUMBERS.format(instances=2))
+    out, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
+    args = ["run", str(blueprint), "--records", "1000", "--summary-json", str(summary), "--no-progress"]
+    args += ["--conf", f"sink.output-file={out}", "--scale", "double=3", "--conf", "double.factor=3"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(summary.read_text())
+    assert data["ok"] is True and data["transport"] == "memory"
+    assert data["streamlets"]["double"]["instances"] == 3
+    assert data["streamlets"]["sink"]["inlets"]["in"]["records"] == 1000
+    numbers = sorted(json.loads(line)["n"] for line in out.read_text().splitlines())
+    assert numbers == [3 * n for n in range(1000)]
+
+
+def test_run_refuses_a_broken_blueprint_with_exit_code_2(tmp_path: Path) -> None:
+    _register_verbs()
+    blueprint = tmp_path / "numbers.yaml"
+    blueprint.write_text(NUMBERS.format(instances=1).replace("double.out:", "double.outt:"))
+    result = CliRunner().invoke(app, ["run", str(blueprint), "--records", "10"])
+    assert result.exit_code == 2
+    assert "unknown outlet double.outt" in result.output
