@@ -21,6 +21,7 @@ import numpy.typing as npt
 from google.protobuf import json_format
 
 from inferstream.protos import seldon_pb2, tensor_pb2
+from inferstream.tensors.packed import read_packed, write_packed
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
 from inferstream.tensors.values import (
@@ -184,7 +185,7 @@ def seldon_message_proto(
         tensor_to_proto(tensor, into=message.data.tftensor)
     elif kind is SeldonKind.TENSOR:
         message.data.tensor.SetInParent()  # an empty tensor must still select the oneof
-        message.data.tensor.values.extend(_check_doubles("data.tensor.values", tensor).tolist())
+        write_packed(message.data.tensor, "values", _check_doubles("data.tensor.values", tensor), "<f8")
         message.data.tensor.shape.extend(_shape_of(tensor, "data.tensor.shape"))
     else:
         if tensor.data.ndim == 0:
@@ -216,7 +217,10 @@ def parse_seldon_proto(
         shape = check_shape(
             "data.tensor.shape", list(data.tensor.shape), itemsize(dtype or DType.DT_DOUBLE), max_bytes
         )
-        flat = shaped("data.tensor.values", np.array(data.tensor.values, dtype=np.float64), shape)
+        doubles = read_packed(data.tensor, "values", "<f8", "data.tensor.values")
+        if doubles is None:
+            doubles = np.array(data.tensor.values, dtype=np.float64)
+        flat = shaped("data.tensor.values", doubles, shape)
         tensor = _from_doubles("data.tensor.values", flat.reshape(-1), dtype)
         tensor = Tensor(tensor.dtype, tensor.data.reshape(shape))
     else:

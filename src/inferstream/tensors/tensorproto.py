@@ -19,6 +19,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from inferstream.protos import tensor_pb2, types_pb2
+from inferstream.tensors.packed import Wire, read_packed, write_packed
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 from inferstream.tensors.values import (
     DEFAULT_MAX_TENSOR_BYTES,
@@ -55,6 +56,16 @@ TYPED_FIELD: dict[DType, str] = {
     DType.DT_INT64: "int64_val",
     DType.DT_BOOL: "bool_val",
     DType.DT_COMPLEX128: "dcomplex_val",
+}
+# How each typed field is laid out on the wire (see packed.py).
+_WIRE: dict[DType, Wire] = {
+    DType.DT_FLOAT: "<f4",
+    DType.DT_DOUBLE: "<f8",
+    DType.DT_INT32: "int32",
+    DType.DT_INT64: "int64",
+    DType.DT_BOOL: "bool",
+    DType.DT_COMPLEX64: "<f4",
+    DType.DT_COMPLEX128: "<f8",
 }
 _PAIRED: dict[DType, np.dtype[Any]] = {
     DType.DT_COMPLEX64: np.dtype(np.float32),
@@ -96,10 +107,9 @@ def tensor_to_proto(tensor: Tensor, *, typed_fields: bool = False, into: Any = N
         proto.string_val.extend(flat.tolist())
     elif not typed_fields:
         proto.tensor_content = numbers_to_bytes(tensor)
-    elif tensor.dtype in _PAIRED:
-        getattr(proto, TYPED_FIELD[tensor.dtype]).extend(flat.view(_PAIRED[tensor.dtype]).tolist())
     else:
-        getattr(proto, TYPED_FIELD[tensor.dtype]).extend(flat.tolist())
+        values = flat.view(_PAIRED[tensor.dtype]) if tensor.dtype in _PAIRED else flat
+        write_packed(proto, TYPED_FIELD[tensor.dtype], values, _WIRE[tensor.dtype])
     return proto
 
 
@@ -152,16 +162,21 @@ def _from_content(content: bytes, dtype: DType, shape: tuple[int, ...], field: s
 
 def _from_typed(proto: Any, dtype: DType, shape: tuple[int, ...], field: str, max_bytes: int) -> Array:
     count = math.prod(shape)
-    values = getattr(proto, TYPED_FIELD[dtype])
+    name = TYPED_FIELD[dtype]
     if dtype is DType.DT_STRING:
+        values = getattr(proto, name)
         check_string_bytes(field, values, max_bytes)
         flat = object_array(list(values))
-    elif dtype in _PAIRED:
-        if len(values) % 2:
-            raise TensorCodecError(field, f"{len(values)} parts: complex values need (real, imaginary) pairs")
-        flat = np.array(values, dtype=_PAIRED[dtype]).view(dtype.numpy)
     else:
-        flat = np.array(values, dtype=dtype.numpy)
+        parts = read_packed(proto, name, _WIRE[dtype], field)
+        if parts is None:
+            values = getattr(proto, name)
+            parts = np.fromiter(values, dtype=_PAIRED.get(dtype, dtype.numpy), count=len(values))
+        if dtype in _PAIRED:
+            if parts.size % 2:
+                raise TensorCodecError(field, f"{parts.size} parts: complex values need (real, imag) pairs")
+            parts = parts.astype(_PAIRED[dtype], copy=False).view(dtype.numpy)
+        flat = parts.astype(dtype.numpy, copy=False)
     if flat.size == 1 and count > 1:
         # TensorFlow's convention: a single value fills the whole shape.
         return np.full(shape, flat[0], dtype=flat.dtype)

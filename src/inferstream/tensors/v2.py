@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.protos import v2_pb2
+from inferstream.tensors.packed import Wire, read_packed, write_packed
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 from inferstream.tensors.values import (
     DEFAULT_MAX_TENSOR_BYTES,
@@ -53,6 +54,14 @@ CONTENTS_FIELD: dict[DType, str] = {
     DType.DT_FLOAT: "fp32_contents",
     DType.DT_DOUBLE: "fp64_contents",
     DType.DT_STRING: "bytes_contents",
+}
+
+_WIRE: dict[DType, Wire] = {
+    DType.DT_BOOL: "bool",
+    DType.DT_INT32: "int32",
+    DType.DT_INT64: "int64",
+    DType.DT_FLOAT: "<f4",
+    DType.DT_DOUBLE: "<f8",
 }
 
 Tensors = Mapping[str, Tensor | npt.ArrayLike]
@@ -254,7 +263,11 @@ def _bytes_elements(raw: bytes, count: int, field: str, max_bytes: int) -> Array
 
 
 def _write_contents(contents: Any, tensor: Tensor) -> None:
-    getattr(contents, CONTENTS_FIELD[tensor.dtype]).extend(tensor.data.reshape(-1).tolist())
+    flat = tensor.data.reshape(-1)
+    if tensor.dtype is DType.DT_STRING:
+        contents.bytes_contents.extend(flat.tolist())
+    else:
+        write_packed(contents, CONTENTS_FIELD[tensor.dtype], flat, _WIRE[tensor.dtype])
 
 
 def _from_contents(contents: Any, dtype: DType, shape: tuple[int, ...], field: str, max_bytes: int) -> Array:
@@ -268,7 +281,10 @@ def _from_contents(contents: Any, dtype: DType, shape: tuple[int, ...], field: s
         check_string_bytes(f"{field}.{expected}", values, max_bytes)
         flat = object_array(list(values))
     else:
-        flat = np.array(values, dtype=dtype.numpy)
+        parts = read_packed(contents, expected, _WIRE[dtype], f"{field}.{expected}")
+        if parts is None:
+            parts = np.fromiter(values, dtype=dtype.numpy, count=len(values))
+        flat = parts.astype(dtype.numpy, copy=False)
     return shaped(f"{field}.{expected}", flat, shape)
 
 
