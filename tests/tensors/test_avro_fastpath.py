@@ -28,6 +28,7 @@ from inferstream.tensors.avro import (
     encode_source_requests,
     fastpath,
 )
+from inferstream.tensors.avro.templates import varint, varint_bytes, varint_widths
 
 METAS = [
     ModelResultMetadata("", "fraud", "onnx", 1_700_000_000_000, 4),
@@ -57,7 +58,11 @@ def result_batches(draw: st.DrawFn, dtypes: list[DType]) -> tuple[Any, ...]:
     out_names = draw(st.sets(st.sampled_from(["p"]), max_size=1))
     inputs = {name: draw(stacked(n, dtypes)) for name in sorted(in_names)}
     outputs = {name: draw(stacked(n, dtypes)) for name in out_names}
-    metas = draw(st.lists(st.sampled_from(METAS), min_size=n, max_size=n))
+    longs = st.integers(-(2**63), 2**63 - 1)
+    varied = st.builds(
+        ModelResultMetadata, st.sampled_from(["", "oops"]), st.just("m"), st.just("s"), longs, longs
+    )
+    metas = draw(st.lists(st.one_of(st.sampled_from(METAS), varied), min_size=n, max_size=n))
     per_record = st.lists(st.sampled_from(["fraud", "x"]), min_size=n, max_size=n)
     kinds = draw(st.one_of(st.just("fraud"), per_record))
     return n, inputs, outputs, metas, kinds
@@ -206,3 +211,23 @@ def test_take_reorders_ragged_records() -> None:
     taken = stack.take(np.array([3, 0, 2, 1]))
     assert taken.row_splits.tolist() == [0, 1, 3, 6, 6]
     assert taken.values[:, 0].tolist() == [5.0, 0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_vectorized_varints_match_the_scalar_encoder() -> None:
+    edges = [0, -1, 1, 63, -64, 64, -65, 2**31, -(2**31), 2**62, 2**63 - 1, -(2**63)]
+    values = np.array(edges + [(1 << k) - d for k in range(1, 63) for d in (0, 1)], dtype=np.int64)
+    widths = varint_widths(values)
+    for v, w in zip(values.tolist(), widths.tolist(), strict=True):
+        assert len(varint(v)) == w
+        assert varint_bytes(np.array([v], np.int64), w).tobytes() == varint(v)
+
+
+def test_per_record_start_times_share_one_template_group() -> None:
+    _, payloads = fraud_payloads(50)
+    (group,) = decode_source_requests(payloads).groups
+    metas = [ModelResultMetadata("", "fraud", "onnx", 1_700_000_000_000 + 37 * i, i % 300) for i in range(50)]
+    outputs = {"predictions": group.inputs["transaction"]}
+    fast = encode_serving_results(group.inputs, outputs, metas, group.datatypes)
+    assert fast == encode_serving_results(group.inputs, outputs, metas, group.datatypes, fast=False)
+    batch = decode_serving_results(fast)
+    assert [m for g in batch.groups for m in g.metadata] == metas

@@ -30,13 +30,16 @@ from inferstream.tensors.avro.templates import (
     FIXED_WIDTH,
     NotTemplatable,
     Slot,
+    SlotKey,
     Template,
     TensorInfo,
+    VarintSlot,
     avro_string,
     map_segments,
     record_infos,
     slot_bytes,
-    varint,
+    varint_bytes,
+    varint_widths,
 )
 from inferstream.tensors.tensor import Tensor, TensorCodecError
 
@@ -46,7 +49,7 @@ MAX_TEMPLATES_PER_LENGTH = 8
 MAX_RESULT_PREFIXES = 16  # ServingResult templates, tried in most-recently-learned order
 MAX_TAILS = 4096
 
-Segments = Callable[[], list[bytes | Slot]]
+Segments = Callable[[], list[bytes | Slot | VarintSlot]]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -183,7 +186,7 @@ def _learn_request(payload: bytes, max_bytes: int) -> tuple[_Learned | None, Any
 
 
 def _render_one(template: Template, inputs: Mapping[str, Tensor], outputs: Mapping[str, Tensor]) -> bytes:
-    def fill(slot: Slot) -> npt.NDArray[np.uint8]:
+    def fill(slot: Slot | VarintSlot) -> npt.NDArray[np.uint8]:
         section, name = slot.key
         tensor = (inputs if section == "inputs" else outputs)[name]
         wire = np.ascontiguousarray(tensor.data, dtype=FIXED_WIDTH[tensor.dtype])
@@ -322,13 +325,19 @@ def _render_groups(
     stacks: Mapping[str, Mapping[str, StackedTensor]],
     per_record_keys: Sequence[Int64Array],
     layout: Callable[[int, dict[str, dict[str, TensorInfo]]], tuple[Hashable, Segments]],
+    longs: Mapping[SlotKey, Int64Array] | None = None,
 ) -> list[bytes] | None:
-    """Render ``n`` records, one template per group of records with equal keys; None if not templatable."""
+    """Render ``n`` records, one template per group of records with equal keys; None if not templatable.
+
+    ``longs`` are per-record Avro longs written through VarintSlots; records are grouped by their
+    encoded widths, which ``layout`` reads back with ``varint_width(key, record)``.
+    """
     sections = [(section, name, s) for section, m in stacks.items() for name, s in m.items()]
     if any(s.dtype not in FIXED_WIDTH for _, _, s in sections):
         return None
     rows = {(section, name): np.diff(s.row_splits) for section, name, s in sections}
-    keys = np.stack([*rows.values(), *per_record_keys]) if rows or per_record_keys else np.zeros((1, n))
+    widths = [varint_widths(v) for v in (longs or {}).values()]
+    keys = np.stack([*rows.values(), *per_record_keys, *widths]) if n else np.zeros((1, 0))
     out: list[bytes] = [b""] * n
     for records in split_by(keys):
         first = int(records[0])
@@ -343,7 +352,9 @@ def _render_groups(
             except NotTemplatable:
                 return None
 
-        def fill(slot: Slot, records: Int64Array = records) -> npt.NDArray[np.uint8]:
+        def fill(slot: Slot | VarintSlot, records: Int64Array = records) -> npt.NDArray[np.uint8]:
+            if isinstance(slot, VarintSlot):
+                return varint_bytes((longs or {})[slot.key][records], slot.nbytes)
             section, name = slot.key
             return slot_bytes(stacks[section][name], records, slot.rows)
 
@@ -355,14 +366,7 @@ def _render_groups(
     return out
 
 
-def _metadata_bytes(m: ModelResultMetadata) -> bytes:
-    return (
-        avro_string(m.errors)
-        + avro_string(m.model_name)
-        + avro_string(m.source)
-        + varint(m.start_time)
-        + varint(m.duration)
-    )
+START, DURATION = ("metadata", "startTime"), ("metadata", "duration")
 
 
 def encode_serving_results(
@@ -372,19 +376,37 @@ def encode_serving_results(
     kinds: Sequence[str],
 ) -> list[bytes] | None:
     n = len(metas)
+    shared = n == 0 or metas.count(metas[0]) == n
+    texts = (
+        [(metas[0].errors, metas[0].model_name, metas[0].source)] * n
+        if shared
+        else [(m.errors, m.model_name, m.source) for m in metas]
+    )
+    try:  # startTime/duration vary per call: written through varint slots, not baked into templates
+        longs = {
+            START: np.fromiter((m.start_time for m in metas), dtype=np.int64, count=n),
+            DURATION: np.fromiter((m.duration for m in metas), dtype=np.int64, count=n),
+        }
+    except OverflowError:  # beyond an Avro long: the generic codec reports it
+        return None
+    width_of = {key: varint_widths(v) for key, v in longs.items()}
 
     def layout(first: int, infos: dict[str, dict[str, TensorInfo]]) -> tuple[Hashable, Segments]:
-        meta, kind = metas[first], kinds[first]
-        outs = {} if meta.errors else infos["outputs"]
-        key = ("result", tuple(infos["inputs"].items()), tuple(outs.items()), meta, kind)
-        return key, lambda: [
+        (errors, model, source), kind = texts[first], kinds[first]
+        outs = {} if errors else infos["outputs"]
+        start_width, duration_width = int(width_of[START][first]), int(width_of[DURATION][first])
+        key = ("result", tuple(infos["inputs"].items()), tuple(outs.items()), texts[first], kind)
+        return (*key, start_width, duration_width), lambda: [
             *map_segments("inputs", infos["inputs"], True),
             *map_segments("outputs", outs, True),
-            _metadata_bytes(meta),
+            avro_string(errors) + avro_string(model) + avro_string(source),
+            VarintSlot(START, start_width),
+            VarintSlot(DURATION, duration_width),
             avro_string(kind),
         ]
 
-    return _render_groups(n, {"inputs": inputs, "outputs": outputs}, [_codes(metas), _codes(kinds)], layout)
+    stacks = {"inputs": inputs, "outputs": outputs}
+    return _render_groups(n, stacks, [_codes(texts), _codes(kinds)], layout, longs)
 
 
 def encode_source_requests(

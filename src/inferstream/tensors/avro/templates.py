@@ -99,6 +99,39 @@ class Slot:
         return self.info.shape[0] if self.info.shape else 1
 
 
+@dataclass(frozen=True)
+class VarintSlot:
+    """A gap for an Avro long of a known encoded width (encoding only): e.g. startTime, duration."""
+
+    key: SlotKey
+    nbytes: int
+
+
+_VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
+
+
+def zigzag(values: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    v = values.astype(np.int64, copy=False)
+    return ((v << 1) ^ (v >> 63)).view(np.uint64)
+
+
+def varint_widths(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Bytes each long takes as an Avro varint (1 to 10)."""
+    z = zigzag(values)
+    widths: npt.NDArray[np.int64] = 1 + (z[:, None] >= _VARINT_LIMITS[None, :]).sum(axis=1, dtype=np.int64)
+    return widths
+
+
+def varint_bytes(values: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint8]:
+    """[N, width] Avro varints of longs that all take ``width`` bytes."""
+    z = zigzag(values)
+    out = np.empty((len(z), width), dtype=np.uint8)
+    for j in range(width):
+        group = ((z >> np.uint64(7 * j)) & np.uint64(0x7F)).astype(np.uint8)
+        out[:, j] = group | 0x80 if j < width - 1 else group
+    return out
+
+
 def tensor_segments(key: SlotKey, t: TensorLike, with_data: bool) -> list[bytes | Slot]:
     """The Avro ``Tensor`` record as constant bytes and (when ``with_data``) one Slot."""
     symbol, data_field = WIRE[t.dtype]
@@ -144,14 +177,20 @@ class Template:
     const: npt.NDArray[np.uint8]
     spans: list[tuple[int, int]]  # constant byte ranges
     slots: list[tuple[Slot, int]]  # slot and its byte offset
+    varints: list[tuple[VarintSlot, int]]
 
     @classmethod
-    def compile(cls, segments: Iterable[bytes | Slot]) -> Template:
+    def compile(cls, segments: Iterable[bytes | Slot | VarintSlot]) -> Template:
         const = bytearray()
         spans: list[tuple[int, int]] = []
         slots: list[tuple[Slot, int]] = []
+        varints: list[tuple[VarintSlot, int]] = []
         for seg in segments:
             start = len(const)
+            if isinstance(seg, VarintSlot):
+                varints.append((seg, start))
+                const += bytes(seg.nbytes)
+                continue
             if isinstance(seg, Slot):
                 slots.append((seg, start))
                 const += bytes(seg.nbytes)
@@ -161,7 +200,7 @@ class Template:
                 spans[-1] = (spans[-1][0], len(const))
             elif seg:
                 spans.append((start, len(const)))
-        return cls(len(const), np.frombuffer(bytes(const), dtype=np.uint8), spans, slots)
+        return cls(len(const), np.frombuffer(bytes(const), dtype=np.uint8), spans, slots, varints)
 
     @property
     def max_tensor_bytes(self) -> int:
@@ -190,12 +229,13 @@ class Template:
             out[slot.key] = StackedTensor(info.dtype, values, splits, slot.scalar, info.dim_names)
         return out
 
-    def render(self, n: int, fill: Callable[[Slot], npt.NDArray[np.uint8]]) -> list[bytes]:
+    def render(self, n: int, fill: Callable[[Slot | VarintSlot], npt.NDArray[np.uint8]]) -> list[bytes]:
         """``n`` records: the constant bytes, with ``fill(slot)`` ([n, slot.nbytes]) in each slot."""
         rows = np.empty((n, self.length), dtype=np.uint8)
         for start, end in self.spans:  # spans and slots cover every byte exactly once
             rows[:, start:end] = self.const[start:end]
-        for slot, offset in self.slots:
+        gaps: list[tuple[Slot | VarintSlot, int]] = [*self.slots, *self.varints]
+        for slot, offset in gaps:
             if slot.nbytes:
                 rows[:, offset : offset + slot.nbytes] = fill(slot)
         # one C call cuts the buffer into n bytes objects (faster than n Python slices)
