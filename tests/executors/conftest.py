@@ -109,7 +109,7 @@ def doubler_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def builtin_server(tmp_path_factory: pytest.TempPathFactory, doubler_model: Path) -> Iterator[RunningServer]:
-    server = start_builtin(tmp_path_factory.mktemp("builtin"), doubler_model)
+    server = start_builtin(tmp_path_factory.mktemp("builtin"), doubler_model, grpc=True)
     try:
         yield server
     finally:

@@ -48,6 +48,9 @@ class ExecutorConfig(BaseModel):
     seldon_namespace: str = Field("", description="gRPC metadata 'namespace' for routing through Ambassador")
     headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers / gRPC metadata")
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    json_float_dtype: Literal["float32", "float64"] = Field(
+        "float32", description="dtype of JSON numbers in untyped answers (TF Serving, Seldon REST)"
+    )
     output_names: tuple[str, ...] = Field((), description="outputs to ask for; empty means all")
     model_path: Path | None = Field(None, description="embedded: model file or SavedModel folder")
     timeout: float = Field(5.0, gt=0, description="seconds per call attempt")

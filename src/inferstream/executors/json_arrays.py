@@ -51,14 +51,21 @@ def _text(value: Any, b64_bytes: bool) -> Any:
     return value
 
 
-def from_json(value: Any, what: str, source: str, dtype: npt.DTypeLike | None = None) -> npt.NDArray[Any]:
-    """A rectangular array from nested JSON lists, or a MALFORMED error naming ``what``."""
+def from_json(
+    value: Any, what: str, source: str, dtype: npt.DTypeLike | None = None, float_dtype: str = "float64"
+) -> npt.NDArray[Any]:
+    """A rectangular array from nested JSON lists, or a MALFORMED error naming ``what``.
+
+    Untyped JSON numbers with a fraction become ``float_dtype`` (protocols without dtypes).
+    """
     try:
         array = np.asarray(value, dtype=dtype)
     except (ValueError, TypeError) as exc:
         raise malformed(f"{what} is not a rectangular array: {exc}", source) from None
     if array.dtype.kind == "O" and dtype is None:
         raise malformed(f"{what} holds values of mixed types", source)
+    if dtype is None and array.dtype.kind == "f" and float_dtype != "float64":
+        return array.astype(float_dtype)
     return array
 
 

@@ -43,10 +43,14 @@ class SeldonRestExecutor(ModelExecutor):
         url = self.source + PREDICT_PATH
         data = require(answer, "data", url, self.source)
         if isinstance(data, dict) and "ndarray" in data:
-            result = from_json(data["ndarray"], "data.ndarray", self.source)
+            floats = self.config.json_float_dtype
+            result = from_json(data["ndarray"], "data.ndarray", self.source, float_dtype=floats)
         elif isinstance(data, dict) and "tensor" in data:
             tensor = data["tensor"]
-            values = from_json(require(tensor, "values", url, self.source), "data.tensor", self.source)
+            values = from_json(
+                require(tensor, "values", url, self.source), "data.tensor", self.source,
+                float_dtype=self.config.json_float_dtype,
+            )
             try:
                 result = values.reshape([int(d) for d in require(tensor, "shape", url, self.source)])
             except ValueError as exc:

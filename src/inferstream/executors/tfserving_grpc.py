@@ -25,7 +25,6 @@ from inferstream.executors.grpc_channel import open_channel, unary
 from inferstream.executors.tf_dtypes import tf_dtype_to_numpy
 from inferstream.protos import (
     get_model_metadata_pb2,
-    meta_graph_pb2,
     predict_pb2,
     prediction_service_pb2_grpc,
     types_pb2,
@@ -79,7 +78,7 @@ class TfServingGrpcExecutor(ModelExecutor):
         fill_model_spec(request.model_spec, self.config)
         request.model_spec.ClearField("signature_name")
         response = await unary(self.stub.GetModelMetadata, request, self.config, self.source)
-        signatures = meta_graph_pb2.SignatureDefMap()
+        signatures = get_model_metadata_pb2.SignatureDefMap()
         packed = response.metadata.get("signature_def")
         if packed is None or not packed.Unpack(signatures):
             raise malformed("GetModelMetadata answered without a signature_def map", self.source)

@@ -62,11 +62,14 @@ class TfServingRestExecutor(ModelExecutor):
         key = "outputs" if self.config.rest_format == "columnar" else "predictions"
         value = require(answer, key, url, self.source)
         if isinstance(value, dict):  # columnar, named outputs
-            return {name: from_json(v, f"output {name!r}", self.source) for name, v in value.items()}
+            return {name: self._array(v, f"output {name!r}") for name, v in value.items()}
         if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
             names = list(value[0])  # row format, several named outputs per instance
-            return {n: from_json([row.get(n) for row in value], f"output {n!r}", self.source) for n in names}
-        return {self._unnamed: from_json(value, f"'{key}'", self.source)}
+            return {n: self._array([row.get(n) for row in value], f"output {n!r}") for n in names}
+        return {self._unnamed: self._array(value, f"'{key}'")}
+
+    def _array(self, value: Any, what: str) -> npt.NDArray[Any]:
+        return from_json(value, what, self.source, float_dtype=self.config.json_float_dtype)
 
     async def predict(self, inputs: Mapping[str, npt.NDArray[Any]]) -> Arrays:
         rows = batch_size(inputs)
