@@ -18,21 +18,23 @@ Without a bootstrap address the environment's ``INFERSTREAM_KAFKA_BOOTSTRAP_SERV
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from confluent_kafka import Consumer as _RdConsumer
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as _RdTopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from inferstream.transports.base import TopicSpec, Transport, TransportError
 from inferstream.transports.kafka_config import KafkaSettings
 from inferstream.transports.kafka_consumer import KafkaConsumer
 from inferstream.transports.kafka_producer import KafkaProducer
 
+_LOG = logging.getLogger(__name__)
 _ADMIN_TIMEOUT = 30.0
 #: Bootstrap servers when none are given (how the runner hands a broker to instance processes).
 BOOTSTRAP_ENV = "INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS"
@@ -45,15 +47,23 @@ class KafkaTransport(Transport):
     multiprocess: ClassVar[bool] = True
 
     def __init__(
-        self, bootstrap_servers: str | None = None, *, settings: KafkaSettings | None = None, **config: Any
+        self,
+        bootstrap_servers: str | None = None,
+        *,
+        client_config: Mapping[str, Any] | None = None,
+        settings: KafkaSettings | None = None,
+        **config: Any,
     ) -> None:
-        """``config``: flat librdkafka settings (``producer.`` etc. prefixes: one role)."""
+        """``client_config`` and ``config``: flat librdkafka settings (``producer.`` etc. prefixes: one
+        role); the runtime gathers ``client_config`` from ``transports.kafka."sasl.mechanism"``-style keys."""
         if settings is None:
-            flat = {"bootstrap.servers": os.environ.get(BOOTSTRAP_ENV, "127.0.0.1:9092"), **config}
+            flat = {"bootstrap.servers": os.environ.get(BOOTSTRAP_ENV, "127.0.0.1:9092")}
+            flat.update(client_config or {})
+            flat.update(config)
             if bootstrap_servers is not None:
                 flat["bootstrap.servers"] = bootstrap_servers
             settings = KafkaSettings.from_mapping(flat)
-        elif bootstrap_servers is not None or config:
+        elif bootstrap_servers is not None or config or client_config:
             raise TypeError("pass either settings= or bootstrap_servers/config, not both")
         self.settings = settings
         self._admin: AdminClient | None = None
@@ -82,17 +92,39 @@ class KafkaTransport(Transport):
                     problems.append(f"{name}: {error.str()}")
         if problems:
             raise TransportError("cannot create Kafka topics: " + "; ".join(problems))
-        await self._wait_visible([spec.name for spec in specs])
+        await self._wait_visible({spec.name: 1 for spec in specs})
+        await self._grow_partitions(specs)
 
-    async def _wait_visible(self, names: list[str]) -> None:
-        # CreateTopics returns before every broker has the metadata; producers look partitions up next.
+    async def _grow_partitions(self, specs: Sequence[TopicSpec]) -> None:
+        """An existing topic with fewer partitions than asked for gets more (scaling a streamlet up);
+        Kafka cannot take partitions away, so a topic with more keeps them."""
+        loop = asyncio.get_running_loop()
+        meta = await loop.run_in_executor(None, lambda: self.admin.list_topics(timeout=_ADMIN_TIMEOUT))
+        grow = [NewPartitions(spec.name, spec.partitions) for spec in specs
+                if len(meta.topics[spec.name].partitions) < spec.partitions]
+        if not grow:
+            return
+        for item in grow:
+            _LOG.warning("topic %s: growing to %d partitions (keys may map to new partitions)",
+                         item.topic, item.new_total_count)
+        futures = self.admin.create_partitions(grow, operation_timeout=_ADMIN_TIMEOUT)
+        for name, future in futures.items():
+            try:
+                await asyncio.wrap_future(future)
+            except KafkaException as exc:
+                raise TransportError(f"cannot add partitions to {name}: {exc.args[0].str()}") from exc
+        await self._wait_visible({item.topic: item.new_total_count for item in grow})
+
+    async def _wait_visible(self, partitions: dict[str, int]) -> None:
+        # Admin calls return before the cluster metadata shows the change; producers look partitions up next.
         loop = asyncio.get_running_loop()
         for _ in range(100):
             meta = await loop.run_in_executor(None, lambda: self.admin.list_topics(timeout=_ADMIN_TIMEOUT))
-            if all(name in meta.topics and meta.topics[name].partitions for name in names):
+            if all(name in meta.topics and len(meta.topics[name].partitions) >= count
+                   for name, count in partitions.items()):
                 return
             await asyncio.sleep(0.05)
-        raise TransportError(f"topics {names} were created but did not show up in the cluster metadata")
+        raise TransportError(f"topics {sorted(partitions)} changed but the cluster metadata lags behind")
 
     def producer(self, client_id: str) -> KafkaProducer:
         return KafkaProducer(self.settings.producer_config(client_id))

@@ -158,6 +158,8 @@ def _server_properties(
         # restarted broker may join: 2 s here instead of 9 s.
         "broker.heartbeat.interval.ms": "500",
         "broker.session.timeout.ms": "2000",
+        # Lets failure tests detect a killed consumer within seconds (clients default to 10 s here).
+        "group.min.session.timeout.ms": "1000",
     }
     props.update(extra)
     return props
@@ -220,7 +222,7 @@ class KafkaBroker:
             if fmt.returncode != 0:
                 raise KafkaBrokerError(f"formatting {self.data_dir} failed:\n{fmt.stdout}{fmt.stderr}")
         out = (self.data_dir / "broker.out").open("ab")
-        # A session of its own: Ctrl-C in a terminal reaches us, and we stop the broker in order.
+        # A session of its own: Ctrl-C in a terminal reaches only us, and we stop the broker in order.
         self.process = subprocess.Popen(
             [_java(), f"-Xmx{self.heap}", "-Xms64m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(config)],

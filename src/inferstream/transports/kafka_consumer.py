@@ -34,11 +34,13 @@ class KafkaConsumer(Consumer):
 
     def __init__(self, config: dict[str, Any], topics: Sequence[str]) -> None:
         self._group = str(config["group.id"])
-        self._rd = _RdConsumer(config)
+        self._rd = _RdConsumer({**config, "on_commit": self._on_commit})
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"kafka-consumer-{config.get('client.id')}")
         self._assigned: frozenset[TopicPartition] = frozenset()
-        # The latest offset the runtime asked to commit, per partition (revoke and close re-commit it).
+        # The latest offset the runtime asked to commit, per partition, and the latest the broker
+        # confirmed: revoke and close commit synchronously only what is not confirmed yet.
         self._wanted: dict[TopicPartition, int] = {}
+        self._confirmed: dict[TopicPartition, int] = {}
         self._closed = False
         self._rd.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_lost)
@@ -65,17 +67,27 @@ class KafkaConsumer(Consumer):
             self._wanted.pop(tp, None)
         _LOG.warning("%s: lost %s", self._group, sorted(lost))
 
+    def _on_commit(self, err: KafkaError | None, partitions: list[_RdTopicPartition]) -> None:
+        # Served inside consume() on the consumer thread, for asynchronous and synchronous commits.
+        for p in partitions:
+            if err is None and p.error is None:
+                tp = TopicPartition(p.topic, p.partition)
+                if p.offset > self._confirmed.get(tp, -1):
+                    self._confirmed[tp] = p.offset
+
     def _commit_sync(self, partitions: set[TopicPartition] | frozenset[TopicPartition]) -> None:
         # list(): a snapshot, as the loop thread may add offsets meanwhile.
         todo = [_RdTopicPartition(tp.topic, tp.partition, offset) for tp, offset in list(self._wanted.items())
-                if tp in partitions]
+                if tp in partitions and offset > self._confirmed.get(tp, -1)]
         if not todo:
             return
         try:
-            self._rd.commit(offsets=todo, asynchronous=False)
+            done = self._rd.commit(offsets=todo, asynchronous=False)
         except KafkaException as exc:
             # Not fatal for at-least-once: the next owner re-reads from the older committed offset.
             _LOG.warning("%s: commit of %d partitions failed: %s", self._group, len(todo), exc)
+            return
+        self._on_commit(None, done or [])
 
     # -- Consumer interface --
 
