@@ -58,9 +58,13 @@ def test_console_prints_lines_within_its_rate_and_counts_the_rest() -> None:
     asyncio.run(egress.on_start(_context(ConsoleEgress, "fraud-console", **{"lines-per-second": 3})))
     asyncio.run(egress.process(_batch(10)))
     lines = egress.stream.getvalue().splitlines()
-    assert len(lines) == 3 and egress.skipped == 7
+    assert len(lines) == 1 and egress.skipped == 9  # the bucket starts with one line
     assert lines[0].startswith("[fraud-console] transaction=[1, 29][0, 1, 2, 3, … 25 more] -> predictions=")
-    assert "model=fraud source=test 3 ms" in lines[0]
+    assert lines[0].endswith("model=fraud source=test 3 ms")
+    egress.refilled -= 1.0  # a second later: three more lines are allowed
+    asyncio.run(egress.process(_batch(10)))
+    lines = egress.stream.getvalue().splitlines()
+    assert len(lines) == 4 and lines[1].endswith("(+9 not shown)") and egress.skipped == 7
 
 
 def test_json_lines_file_holds_every_record(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
@@ -15,10 +16,12 @@ from rich.table import Table
 
 from inferstream.apps.common.model_folders import latest_version_dir
 from inferstream.apps.common.model_server import ModelServerError, ModelServerProcess
-from inferstream.apps.fraud.data import CardDataError, CardTransactions, load_transactions
-from inferstream.apps.fraud.pipeline import FraudPipeline, PipelineSetupError, Progress, Summary
 from inferstream.cli.main import app, console
 from inferstream.cli.train import train_fraud_command
+
+if TYPE_CHECKING:  # the pipeline's imports are heavy; every CLI verb loads this module
+    from inferstream.apps.fraud.data import CardTransactions
+    from inferstream.apps.fraud.pipeline import FraudPipeline, Progress, Summary
 
 Transport = Annotated[str, typer.Option(help="Topics in 'memory' (one process) or 'kafka'.")]
 
@@ -40,6 +43,8 @@ def demo(
     ] = "",
 ) -> None:
     """Train (if needed), serve and score the credit-card sample end to end, live."""
+    from inferstream.apps.fraud.pipeline import FraudPipeline, PipelineSetupError
+
     transactions = _load(data)
     if latest_version_dir(models / "fraud") is None:
         console.print(f"[bold]No fraud model in {models}/fraud yet: training one.[/]")
@@ -51,8 +56,8 @@ def demo(
             f"card-ingress.rate={rate}",
             "card-ingress.loop=true",
             f"fraud-decider.threshold-from={models / 'fraud'}",
-            "fraud-console.lines-per-second=1",
-            "error-console.lines-per-second=1",
+            "fraud-console.lines-per-second=0.5",
+            "error-console.lines-per-second=0.5",
         ]
         try:
             pipeline = FraudPipeline(blueprint, conf, transport, transport_settings)
@@ -66,7 +71,14 @@ def demo(
         )
         with Live(_render(None), console=console, refresh_per_second=4, transient=False) as live:
             stats = asyncio.run(_run(pipeline, seconds, lambda p: live.update(_render(p))))
-            live.update(_render(pipeline.progress(stats)))
+            final = pipeline.progress(stats)
+            seconds_run = max(final.elapsed_s, 1e-9)
+            live.update(
+                _render(
+                    replace(final, in_per_s=final.ingested / seconds_run, out_per_s=final.out / seconds_run)
+                )
+            )
+    console.print()
     _print_summary(pipeline.summary(stats, transactions), transactions)
 
 
@@ -114,6 +126,8 @@ def _kafka(transport: str, bootstrap_servers: str) -> Iterator[dict[str, Any]]:
 
 
 def _load(data: Path) -> CardTransactions:
+    from inferstream.apps.fraud.data import CardDataError, load_transactions
+
     try:
         return load_transactions(data)
     except CardDataError as exc:
@@ -150,7 +164,7 @@ def _print_summary(s: Summary, data: CardTransactions) -> None:
     table.add_row("records scored (normal + fraud)", f"{s.scored:,}")
     table.add_row("errors", f"{s.decided['error']:,}")
     table.add_row(
-        "frauds flagged / labelled frauds seen",
+        "frauds flagged / labelled frauds scored",
         f"{s.decided['fraud']:,} / {s.true_frauds_flagged + s.frauds_missed:,}",
     )
     table.add_row("precision on the sample", f"{s.precision:.3f}")

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from inferstream.apps.fraud.data import CardDataError, CardTransactions, load_transactions
-from inferstream.apps.fraud.model import TrainingSettings
-from inferstream.apps.fraud.synthetic import synthetic_transactions
-from inferstream.apps.fraud.training import TrainedFraudModel, train_fraud
-from inferstream.apps.recommender.model import train_and_save
 from inferstream.cli.main import app, console
+
+if TYPE_CHECKING:
+    from inferstream.apps.fraud.data import CardTransactions
+    from inferstream.apps.fraud.training import TrainedFraudModel
 
 DEFAULT_DATA = Path("data/creditcard-sample.csv")
 DEFAULT_MODELS = Path("models")
@@ -37,6 +36,10 @@ def train_fraud_command(
     seed: SeedOption = 0,
 ) -> None:
     """Train the fraud autoencoder on normal transactions, pick a threshold, write model + report."""
+    # Imported here: scikit-learn and matplotlib take seconds, and every CLI verb loads this module.
+    from inferstream.apps.fraud.model import TrainingSettings
+    from inferstream.apps.fraud.training import train_fraud
+
     transactions = _load(data, synthetic, seed)
     console.print(f"Training on {transactions.describe()}")
     with Progress(
@@ -63,12 +66,17 @@ def train_recommender_command(
     seed: SeedOption = 0,
 ) -> None:
     """Factorise SYNTHETIC user × product interactions; export users, products [n,1] → predictions [n,1]."""
+    from inferstream.apps.recommender.model import train_and_save
+
     with console.status("Factorising synthetic interactions…"):
         path = train_and_save(models, users, products, seed)
     console.print(f"Recommender model (synthetic interactions) written to [bold]{path}[/]")
 
 
 def _load(data: Path, synthetic: int, seed: int) -> CardTransactions:
+    from inferstream.apps.fraud.data import CardDataError, load_transactions
+    from inferstream.apps.fraud.synthetic import synthetic_transactions
+
     if synthetic:
         return synthetic_transactions(synthetic, seed=seed)
     try:

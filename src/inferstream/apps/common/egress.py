@@ -69,7 +69,8 @@ def describe(result: ServingResult, shown: int = 4) -> str:
 
 
 class ConsoleEgress(Egress):
-    """Prints a line per record, at most ``lines-per-second``; says how many lines it skipped."""
+    """Prints a line per record, at most ``lines-per-second`` on average (fractions allowed);
+    a printed line says how many records were not shown since the previous one."""
 
     inlet = Inlet[ServingResultBatch]("in", SERVING_RESULT, ServingResultsCodec())
     parameters = (LINES_PER_SECOND, VALUES_SHOWN)
@@ -79,23 +80,25 @@ class ConsoleEgress(Egress):
         self.label = ctx.streamlet
         self.limit = ctx.config[LINES_PER_SECOND]
         self.shown = ctx.config[VALUES_SHOWN]
-        self.window_start = time.monotonic()
-        self.printed = 0
+        self.tokens = 1.0  # token bucket: the first record is always shown
+        self.refilled = time.monotonic()
         self.skipped = 0
 
     async def process(self, batch: InBatch[ServingResultBatch]) -> None:
         out = self.stream or sys.stdout
         now = time.monotonic()
-        if now - self.window_start >= 1.0:
-            if self.skipped:
-                print(f"[{self.label}] … {self.skipped} more records not shown", file=out)
-            self.window_start, self.printed, self.skipped = now, 0, 0
-        room = len(batch) if not self.limit else max(0, int(self.limit) - self.printed)
+        if self.limit:
+            self.tokens = min(max(1.0, self.limit), self.tokens + (now - self.refilled) * self.limit)
+        self.refilled = now
         results = _results(batch.records)
-        for result in results[:room]:
-            print(f"[{self.label}] {describe(result, self.shown)}", file=out)
-        self.printed += min(room, len(results))
-        self.skipped += max(0, len(results) - room)
+        for result in results:
+            if self.limit and self.tokens < 1:
+                self.skipped += 1
+                continue
+            self.tokens -= 1
+            more = f" (+{self.skipped} not shown)" if self.skipped else ""
+            print(f"[{self.label}] {describe(result, self.shown)}{more}", file=out)
+            self.skipped = 0
         out.flush()
 
 
