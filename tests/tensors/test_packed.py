@@ -19,11 +19,13 @@ SMALL = st.integers(-3, 300)
 
 @CODEC_SETTINGS
 @given(
+    # Sizes around the thresholds where the fast path takes over (1024 varints, 32 fixed-width values).
     ints=st.one_of(
-        hnp.arrays(np.int64, st.integers(0, 40), elements=SMALL),
+        hnp.arrays(np.int64, st.integers(1000, 1100), elements=SMALL),
+        hnp.arrays(np.int64, st.integers(1000, 1100)),
         hnp.arrays(np.int64, st.integers(0, 40)),
     ),
-    floats=hnp.arrays(np.float32, st.integers(0, 40)),
+    floats=hnp.arrays(np.float32, st.integers(0, 100)),
 )
 def test_reads_what_protobuf_reads(ints: np.ndarray, floats: np.ndarray) -> None:  # type: ignore[type-arg]
     proto = tensor_pb2.TensorProto(int64_val=ints.tolist(), float_val=floats.tolist())
@@ -35,18 +37,24 @@ def test_reads_what_protobuf_reads(ints: np.ndarray, floats: np.ndarray) -> None
         if fast is not None:  # None: long varints, left to protobuf
             assert fast.tolist() == expected.tolist()
     fast_floats = read_packed(proto, "float_val", "<f4", "float_val")
-    assert fast_floats is not None
-    assert np.array_equal(fast_floats, np.array(proto.float_val, dtype=np.float32), equal_nan=True)
+    assert (fast_floats is None) == (floats.size < 32)
+    if fast_floats is not None:
+        assert np.array_equal(fast_floats, np.array(proto.float_val, dtype=np.float32), equal_nan=True)
 
 
-def test_small_varints_take_the_fast_path_and_long_ones_do_not() -> None:
-    negative = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT64, int64_val=[-1, -2, -3])  # 10 bytes each
-    negative.tensor_shape.dim.add(size=3)
+def test_which_fields_take_the_fast_path() -> None:
+    few = tensor_pb2.TensorProto(float_val=[1.0] * 31, int64_val=[1] * 1023)
+    assert read_packed(few, "float_val", "<f4", "f") is None
+    assert read_packed(few, "int64_val", "int64", "f") is None
+    negative = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT64, int64_val=[-1, -2] * 1024)  # 10 bytes each
+    negative.tensor_shape.dim.add(size=2048)
     assert read_packed(negative, "int64_val", "int64", "f") is None
-    assert decode_tensor_proto(negative.SerializeToString()).data.tolist() == [-1, -2, -3]
-    mostly_small = tensor_pb2.TensorProto(int64_val=[0, 1, 127, 128, 300, 16384, 2**40, 5])
-    fast = read_packed(mostly_small, "int64_val", "int64", "f")
-    assert fast is not None and fast.tolist() == [0, 1, 127, 128, 300, 16384, 2**40, 5]
+    assert decode_tensor_proto(negative.SerializeToString()).data.tolist() == [-1, -2] * 1024
+    small = [0, 1, 127, 128, 300, 16384, 2**40, 5] * 128
+    fast = read_packed(tensor_pb2.TensorProto(int64_val=small), "int64_val", "int64", "f")
+    assert fast is not None and fast.tolist() == small
+    flags = read_packed(tensor_pb2.TensorProto(bool_val=[True, False] * 16), "bool_val", "bool", "f")
+    assert flags is not None and flags.tolist() == [True, False] * 16
 
 
 def test_writes_what_protobuf_writes() -> None:

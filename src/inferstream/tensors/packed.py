@@ -19,7 +19,9 @@ from inferstream.tensors.values import Array
 Wire = Literal["<f4", "<f8", "bool", "int32", "int64"]
 
 _FIXED = {"<f4", "<f8"}
-# Beyond this many bytes per varint on average, protobuf's own loop wins (measured).
+# Where protobuf's own loop wins (measured on this project's machine): few values, or long varints.
+_MIN_FIXED_VALUES = 32
+_MIN_VARINT_VALUES = 1024
 _MAX_AVERAGE_VARINT_BYTES = 4
 
 
@@ -92,6 +94,9 @@ def decode_varints(buf: Array, field: str) -> Array | None:
 
 def read_packed(message: Any, name: str, wire: Wire, field: str) -> Array | None:
     """The values of the packed repeated field ``name`` as a numpy array (None: read it the usual way)."""
+    varints = wire in ("int32", "int64")
+    if len(getattr(message, name)) < (_MIN_VARINT_VALUES if varints else _MIN_FIXED_VALUES):
+        return None
     number = message.DESCRIPTOR.fields_by_name[name].number
     run = _packed_run(message.SerializeToString(), number, field)
     if run is None:
