@@ -35,7 +35,7 @@ def test_mse_against_threshold_splits_normal_and_fraud() -> None:
     routes = route(batch, threshold=4.0)
     assert failures == []
     assert (routes.normal, routes.fraud, routes.errors) == ([0, 2], [1, 3], {})
-    np.testing.assert_allclose([routes.scores[i] for i in range(4)], [0.25, 4.0, 3.9601, 9.0], rtol=1e-6)
+    np.testing.assert_allclose(routes.scores, [0.25, 4.0, 3.9601, 9.0], rtol=1e-6)
 
 
 def test_error_output_is_used_when_the_model_gives_one() -> None:

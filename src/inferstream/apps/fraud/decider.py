@@ -55,33 +55,40 @@ ERROR_OUTPUT = StringParameter(
 
 @dataclass
 class Routes:
-    """Payload indices per outlet, the score of each routed record, and rewritten error payloads."""
+    """Payload indices per outlet (ascending), error reasons, and the score of every payload (NaN
+    where none was computed)."""
 
     normal: list[int] = field(default_factory=list)
     fraud: list[int] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)  # index -> reason (empty: already an error)
-    scores: dict[int, float] = field(default_factory=dict)
+    scores: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 def route(batch: ServingResultBatch, threshold: float, error_output: str = "") -> Routes:
     """Decide every record of ``batch``: vectorised per group of one tensor layout."""
-    routes = Routes()
+    routes = Routes(scores=np.full(len(batch), np.nan))
+    normal, fraud = [], []
     for group in batch.decoded.groups:
         indices = group.indices
-        failed = np.array([not m.ok for m in group.metadata], dtype=bool)
-        for i in indices[failed]:
-            routes.errors[int(i)] = ""  # the executor's reason is in the record already
+        failed = np.fromiter((not m.ok for m in group.metadata), dtype=bool, count=len(group))
+        routes.errors.update(dict.fromkeys(indices[failed].tolist(), ""))  # reason is in the record
         if failed.all():
             continue
         scores, reason = _scores(group, error_output)
-        for k in np.flatnonzero(~failed):
-            index = int(indices[k])
-            score = float(scores[k]) if scores is not None else float("nan")
-            if reason or not np.isfinite(score):
-                routes.errors[index] = reason or f"the reconstruction error is not a finite number ({score})"
-                continue
-            routes.scores[index] = score
-            (routes.fraud if score >= threshold else routes.normal).append(index)
+        live = indices[~failed]
+        if scores is None or reason:
+            routes.errors.update(dict.fromkeys(live.tolist(), reason))
+            continue
+        live_scores = scores[~failed]
+        routes.scores[live] = live_scores
+        finite = np.isfinite(live_scores)
+        for index, score in zip(live[~finite].tolist(), live_scores[~finite].tolist(), strict=True):
+            routes.errors[index] = f"the reconstruction error is not a finite number ({score})"
+        flagged = live_scores >= threshold
+        fraud.append(live[finite & flagged])
+        normal.append(live[finite & ~flagged])
+    routes.normal = np.sort(np.concatenate(normal)).tolist() if normal else []
+    routes.fraud = np.sort(np.concatenate(fraud)).tolist() if fraud else []
     return routes
 
 
