@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import numpy as np
 from conftest import HttpCall, ServerThread
 from sklearn.linear_model import LinearRegression
@@ -105,3 +107,14 @@ def test_status_and_metadata(server: ServerThread, http: HttpCall) -> None:
     ]
     assert sig["outputs"]["predictions"]["dtype"] == "DT_FLOAT"
     assert sig["method_name"] == "tensorflow/serving/predict"
+
+
+def test_nan_travels_both_ways_as_tf_serving_writes_it(server: ServerThread) -> None:
+    request = urllib.request.Request(
+        f"{server.rest}/v1/models/linear:predict",
+        data=b'{"instances": [[NaN, 1.0, 2.0, 3.0]]}',
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        text = response.read().decode()
+    assert response.status == 200 and text.replace(" ", "") == '{"predictions":[[NaN]]}'

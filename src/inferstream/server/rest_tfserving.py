@@ -1,19 +1,22 @@
 """TensorFlow Serving's REST API over the DataPlane: predict (row and columnar), status, metadata.
 
-    POST /v1/models/<m>[/versions/<v>]:predict   {"signature_name": "", "inputs"|"instances": ...}
-    GET  /v1/models/<m>[/versions/<v>]           model version status
-    GET  /v1/models/<m>[/versions/<v>]/metadata  signature defs
+POST /v1/models/<m>[/versions/<v>]:predict   {"signature_name": "", "inputs"|"instances": ...}
+GET  /v1/models/<m>[/versions/<v>]           model version status
+GET  /v1/models/<m>[/versions/<v>]/metadata  signature defs
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
+import numpy.typing as npt
 from aiohttp import web
 
-from inferstream.models import TensorSpec
+from inferstream.models import Arrays, TensorSpec
+from inferstream.server import jsonio
 from inferstream.server.codecs import decoding, input_dtypes, output_tensors
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.errors import invalid, not_found
@@ -29,8 +32,8 @@ _PATH = re.compile(
 )
 
 
-def _json(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(payload).encode(), status=status, content_type="application/json")
+def _json(payload: Any, status: int = 200, arrays: Iterable[npt.NDArray[Any]] = ()) -> web.Response:
+    return web.Response(body=jsonio.dumps(payload, arrays), status=status, content_type="application/json")
 
 
 def _parse_path(tail: str) -> tuple[str, int | None, str, bool]:
@@ -58,7 +61,8 @@ class TfServingRest:
         name, version, verb, metadata = _parse_path(request.match_info["tail"])
         if verb != "predict" or metadata:
             raise not_found(f"unsupported method {verb or 'POST'!r}; this server answers :predict")
-        return _json(await self.predict(name, version, await request.read()))
+        payload, outputs = await self.predict(name, version, await request.read())
+        return _json(payload, arrays=outputs.values())
 
     async def get(self, request: web.Request) -> web.Response:
         name, version, verb, metadata = _parse_path(request.match_info["tail"])
@@ -70,11 +74,9 @@ class TfServingRest:
 
     # ---- predict -------------------------------------------------------------------------------
 
-    async def predict(self, name: str, version: int | None, body: bytes) -> dict[str, Any]:
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise invalid(f"JSON Parse error: {exc}") from None
+    async def predict(self, name: str, version: int | None, body: bytes) -> tuple[dict[str, Any], Arrays]:
+        """The response body and the output arrays it was made of."""
+        payload = jsonio.loads(body)
         signature_name = payload.get("signature_name") if isinstance(payload, dict) else None
         entry = self.dataplane.resolve(name, version)
         signature = self.dataplane.signature(entry, signature_name if isinstance(signature_name, str) else "")
@@ -90,7 +92,7 @@ class TfServingRest:
             name, inputs, entry.version, request.signature_name or "", protocol=PROTOCOL
         )
         with decoding():
-            return predict_response(output_tensors(result.outputs), format=request.format)
+            return predict_response(output_tensors(result.outputs), format=request.format), result.outputs
 
     # ---- status and metadata -------------------------------------------------------------------
 

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from typing import Any
 
+import numpy.typing as npt
 from aiohttp import web
 
 from inferstream import __version__
+from inferstream.server import jsonio
 from inferstream.server.codecs import decoding, output_tensors
 from inferstream.server.dataplane import DataPlane
-from inferstream.server.errors import invalid, not_found
+from inferstream.server.errors import not_found
 from inferstream.server.v2_types import v2_metadata
 from inferstream.tensors.v2 import infer_response_json, parse_infer_request_json
 
 PROTOCOL = "v2-rest"
 
 
-def _json(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(payload).encode(), status=status, content_type="application/json")
+def _json(payload: Any, status: int = 200, arrays: Iterable[npt.NDArray[Any]] = ()) -> web.Response:
+    return web.Response(body=jsonio.dumps(payload, arrays), status=status, content_type="application/json")
 
 
 def _version(request: web.Request) -> int | None:
@@ -73,10 +75,7 @@ class V2Rest:
     async def infer(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         version = _version(request)
-        try:
-            payload = json.loads(await request.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise invalid(f"JSON Parse error: {exc}") from None
+        payload = jsonio.loads(await request.read())
         with decoding():
             body = parse_infer_request_json(payload, max_bytes=self.max_bytes)
         result = await self.dataplane.predict(
@@ -93,4 +92,4 @@ class V2Rest:
                 model_version=str(result.model.version),
                 id=body.id or None,
             )
-        return _json(response)
+        return _json(response, arrays=result.outputs.values())
