@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import numpy as np
@@ -37,12 +38,59 @@ def v2_datatype(array: npt.NDArray[Any]) -> str:
         raise ExecutorError(ErrorKind.REJECTED, f"numpy dtype {array.dtype} has no V2 datatype") from None
 
 
+class JsonText(str):
+    """Already-rendered JSON, spliced into a request body by ``dumps`` instead of being quoted."""
+
+
+_NUMBER_FORMATS = {"f4": "%.9g", "f2": "%.5g", "f8": "%.17g", "i": "%d", "u": "%d"}
+
+
+def _number_format(array: npt.NDArray[Any]) -> str | None:
+    if array.dtype.kind == "f":
+        return _NUMBER_FORMATS.get(f"f{array.dtype.itemsize}")
+    return _NUMBER_FORMATS.get(array.dtype.kind)
+
+
+def _template(shape: tuple[int, ...], leaf: str) -> str:
+    if not shape:
+        return leaf
+    inner = _template(shape[1:], leaf)
+    return "[" + ",".join([inner] * shape[0]) + "]"
+
+
 def to_json(array: npt.NDArray[Any], b64_bytes: bool = False) -> Any:
-    """Nested lists; bytes become ``{"b64": ...}`` (TF Serving) or UTF-8 text (V2, Seldon)."""
+    """A JSON value for ``array``; bytes become ``{"b64": ...}`` (TF Serving) or UTF-8 text (V2, Seldon).
+
+    Finite numeric arrays are rendered straight to text with printf formats (``%.9g`` keeps every
+    float32 exactly): several times faster than ``json.dumps(array.tolist())``, and shorter.
+    """
+    fmt = _number_format(array)
+    if fmt is not None and array.size and (array.dtype.kind != "f" or np.isfinite(array).all()):
+        return JsonText(_template(array.shape, fmt) % tuple(array.reshape(-1).tolist()))
     if array.dtype.kind not in "SO":
         return array.tolist()
     flat = [_text(v, b64_bytes) for v in array.reshape(-1).tolist()]
     return np.asarray(flat, dtype=object).reshape(array.shape).tolist() if array.ndim else flat[0]
+
+
+def dumps(body: Any) -> str:
+    """``json.dumps`` that splices ``JsonText`` values in verbatim."""
+    fragments: list[str] = []
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, JsonText):
+            fragments.append(value)
+            return f"\u0000{len(fragments) - 1}\u0000"
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        return value
+
+    text = json.dumps(mark(body), separators=(",", ":"))
+    for index, fragment in enumerate(fragments):
+        text = text.replace(f'"\\u0000{index}\\u0000"', fragment, 1)
+    return text
 
 
 def _text(value: Any, b64_bytes: bool) -> Any:

@@ -10,6 +10,7 @@ import aiohttp
 
 from inferstream.executors.config import ExecutorConfig, TlsConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError, http_status_kind
+from inferstream.executors.json_arrays import dumps
 
 
 def base_url(address: str, tls: TlsConfig, path_prefix: str = "") -> str:
@@ -53,7 +54,7 @@ class RestClient:
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
         url = self.base + path
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        data = None if body is None else dumps(body)
         try:
             async with self._open().request(method, url, data=data) as resp:
                 text = await resp.text()

@@ -1,0 +1,154 @@
+"""Executor throughput: the original's way (one record per call, one call at a time) against ours
+(records micro-batched into calls, several calls in flight), same server, same model, REST and gRPC.
+
+    .venv/bin/python bench/executors.py                                   # seed-fraud model, 5 s per case
+    .venv/bin/python bench/executors.py --model tests/assets/models/seed-fraud --duration 10 \\
+        --batch 128 --parallelism 4
+
+Starts ``inferstream serve`` (the built-in TF Serving-compatible server) on free loopback ports,
+then drives the TF Serving protocol through ``inferstream.executors`` exactly as the model-serving
+streamlet does (``MicroBatcher`` over a ``BalancedExecutor``). Rows are the card transactions of
+data/creditcard-sample.csv. Prints a table and one JSON line with the figures and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferstream.bench.machine import describe_machine
+from inferstream.bench.ports import free_port
+from inferstream.bench.procs import ManagedProcess
+from inferstream.executors.batching import MicroBatcher
+from inferstream.executors.config import ExecutorConfig
+from inferstream.executors.factory import open_executor
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_rows(path: Path) -> np.ndarray:
+    with path.open() as handle:
+        reader = csv.DictReader(handle)
+        columns = [f"V{i}" for i in range(1, 29)] + ["Amount"]
+        return np.asarray([[float(row[c]) for c in columns] for row in reader], dtype=np.float32)
+
+
+def start_server(model: Path, workdir: Path) -> tuple[ManagedProcess, int, int]:
+    http, grpc = free_port(), free_port()
+    ready = workdir / "ready.json"
+    argv = [sys.executable, "-m", "inferstream.cli.main", "serve", "--model", f"fraud={model}",
+            "--port", str(http), "--grpc-port", str(grpc), "--ready-file", str(ready)]
+    process = ManagedProcess("inferstream-serve", argv, workdir / "serve.log").start()
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        if not process.alive() or time.monotonic() > deadline:
+            process.stop()
+            raise process.fail("did not become ready")
+        time.sleep(0.1)
+    return process, http, grpc
+
+
+async def original_way(config: ExecutorConfig, rows: np.ndarray, duration: float) -> tuple[int, float]:
+    """One record per call, one call at a time: the original streamlet's loop."""
+    executor = await open_executor(config)
+    try:
+        await executor.predict({"transaction": rows[:1]})  # connect first
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < duration:
+            await executor.predict({"transaction": rows[done % len(rows)][None, :]})
+            done += 1
+        return done, time.perf_counter() - started
+    finally:
+        await executor.close()
+
+
+async def our_way(
+    config: ExecutorConfig, rows: np.ndarray, duration: float, batch: int, parallelism: int
+) -> tuple[int, float, int]:
+    """Records arrive as the runtime hands them (1,024 per batch); the batcher stacks and overlaps calls."""
+    executor = await open_executor(config)
+    calls = 0
+
+    def count(records: int, seconds: float, error: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if error is not None:
+            raise RuntimeError(f"call failed: {error}")
+
+    batcher = MicroBatcher(executor, max_batch_size=batch, max_batch_latency=0.002,
+                           parallelism=parallelism, observer=count)
+    records = [{"transaction": rows[i : i + 1]} for i in range(len(rows))]
+    chunk = 1024
+    try:
+        await batcher.score(records[:batch])  # connect first
+        calls = 0
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < duration:
+            # several runtime batches in flight at once, as the runner hands them to process()
+            pieces = [records[(done + k * chunk) % len(records):][:chunk] for k in range(4)]
+            outcomes = await asyncio.gather(*(batcher.score(p) for p in pieces))
+            failed = [o.error for group in outcomes for o in group if not o.ok]
+            if failed:
+                raise RuntimeError(f"{len(failed)} records failed, e.g. {failed[0]}")
+            done += sum(len(p) for p in pieces)
+        return done, time.perf_counter() - started, calls
+    finally:
+        await batcher.close()
+        await executor.close()
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--model", type=Path, default=REPO / "tests/assets/models/seed-fraud")
+    parser.add_argument("--data", type=Path, default=REPO / "data/creditcard-sample.csv")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per case")
+    parser.add_argument("--batch", type=int, default=128, help="max-batch-size of our way")
+    parser.add_argument("--parallelism", type=int, default=4, help="calls in flight in our way")
+    parser.add_argument("--transports", default="rest,grpc")
+    args = parser.parse_args()
+
+    rows = load_rows(args.data)
+    machine = describe_machine()
+    figures: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server, http, grpc = start_server(args.model, Path(tmp))
+        try:
+            for transport in args.transports.split(","):
+                target = f"127.0.0.1:{http if transport == 'rest' else grpc}"
+                config = ExecutorConfig(protocol="tfserving", transport=transport, target=target,  # type: ignore[arg-type]
+                                        model="fraud", timeout=30.0)
+                n, seconds = asyncio.run(original_way(config, rows, args.duration))
+                original = n / seconds
+                ours_run = our_way(config, rows, args.duration, args.batch, args.parallelism)
+                m, seconds2, calls = asyncio.run(ours_run)
+                ours = m / seconds2
+                figures.append({
+                    "transport": transport, "original_records_per_s": round(original),
+                    "ours_records_per_s": round(ours), "speedup": round(ours / original, 1),
+                    "ours_mean_records_per_call": round(m / max(calls, 1), 1),
+                })
+        finally:
+            server.stop()
+    load = machine["load_average_at_start"]
+    print(f"machine: {machine['cpu_model']}, {machine['cores']} cores, load average at start {load}")
+    print(f"model: {args.model}   ours: max-batch-size {args.batch}, parallelism {args.parallelism}")
+    print(f"{'transport':<10}{'original rec/s':>16}{'ours rec/s':>14}{'speedup':>10}{'rec/call':>10}")
+    for f in figures:
+        print(f"{f['transport']:<10}{f['original_records_per_s']:>16}{f['ours_records_per_s']:>14}"
+              f"{f['speedup']:>9}x{f['ours_mean_records_per_call']:>10}")
+    settings = {k: str(v) for k, v in vars(args).items()}
+    print(json.dumps({"machine": machine, "args": settings, "figures": figures}))
+
+
+if __name__ == "__main__":
+    main()
