@@ -1,0 +1,123 @@
+"""The fraud pipeline end to end: card-ingress → model-serving (built-in server over gRPC) →
+fraud-decider → counting egresses, on the memory transport and on a real Kafka broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from inferstream.apps.common.model_server import ModelServerProcess
+from inferstream.apps.fraud.data import CardTransactions
+from inferstream.apps.fraud.pipeline import OUTCOMES, FraudPipeline, Summary
+
+
+def _conf(server: ModelServerProcess, models_dir: Path, repo_root: Path, **extra: str) -> list[str]:
+    conf = {
+        "model-serving.target": server.grpc_target,
+        "card-ingress.data": str(repo_root / "data/creditcard-sample.csv"),
+        "card-ingress.frequency": "0 ms",  # as fast as the pipeline takes them
+        "card-ingress.loop": "false",
+        "fraud-decider.threshold-from": str(models_dir / "fraud"),
+        "fraud-console.lines-per-second": "1",
+        "error-console.lines-per-second": "1",
+        **extra,
+    }
+    return [f"{key}={value}" for key, value in conf.items()]
+
+
+def _assert_every_record_in_exactly_one_outcome(
+    pipeline: FraudPipeline, summary: Summary, sample: CardTransactions, copies: int = 1
+) -> None:
+    assert summary.failures == []
+    assert summary.ingested == len(sample) * copies
+    assert sum(summary.decided.values()) == summary.ingested
+    counters = {o: pipeline.counter(o) for o in OUTCOMES}
+    assert {o: c.records for o, c in counters.items()} == summary.decided
+    seen: Counter[bytes] = Counter()
+    for counter in counters.values():
+        seen.update(counter.keys)
+    expected = Counter(row.tobytes() for row in sample.features)
+    assert seen == Counter({key: n * copies for key, n in expected.items()})
+
+
+def test_memory_every_record_scored_once(
+    model_server: ModelServerProcess, models_dir: Path, repo_root: Path, sample: CardTransactions
+) -> None:
+    pipeline = FraudPipeline("fraud-grpc", _conf(model_server, models_dir, repo_root))
+    stats = asyncio.run(pipeline.run(seconds=120))
+    summary = pipeline.summary(stats, sample)
+    _assert_every_record_in_exactly_one_outcome(pipeline, summary, sample)
+    assert summary.decided["error"] == 0
+    assert summary.recall > 0.5 and summary.precision > 0.5  # a working model, not a coin
+
+
+@pytest.mark.kafka
+def test_kafka_every_record_scored_once(
+    model_server: ModelServerProcess,
+    models_dir: Path,
+    repo_root: Path,
+    sample: CardTransactions,
+    kafka_bootstrap: str,
+) -> None:
+    pipeline = FraudPipeline(
+        "fraud-grpc",
+        _conf(model_server, models_dir, repo_root),
+        transport="kafka",
+        transport_settings={"bootstrap_servers": kafka_bootstrap},
+    )
+    stats = asyncio.run(pipeline.run(seconds=180))
+    summary = pipeline.summary(stats, sample)
+    _assert_every_record_in_exactly_one_outcome(pipeline, summary, sample)
+    assert summary.decided["error"] == 0
+
+
+def test_server_down_gives_error_records_and_recovery(
+    models_dir: Path, repo_root: Path, sample: CardTransactions
+) -> None:
+    server = ModelServerProcess({"fraud": models_dir / "fraud"}).start()
+    conf = _conf(server, models_dir, repo_root, **{"card-ingress.rate": "150", "card-ingress.loop": "true"})
+    pipeline = FraudPipeline("fraud-grpc", conf)
+    scored = lambda: pipeline.counter("normal").records + pipeline.counter("fraud").records  # noqa: E731
+    errors = lambda: pipeline.counter("error").records  # noqa: E731
+    marks: dict[str, int] = {}
+
+    async def wait_for(condition: str, check: object, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():  # type: ignore[operator]
+            assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+            await asyncio.sleep(0.1)
+
+    async def scenario() -> None:
+        try:
+            await wait_for("records scored while the server is up", lambda: scored() >= 50)
+            await asyncio.to_thread(server.kill)
+            marks["scored_at_kill"] = scored()
+            await wait_for("error records while the server is down", lambda: errors() >= 30)
+            await asyncio.to_thread(server.start)  # the same ports again
+            marks["scored_at_restart"] = scored()
+            await wait_for(
+                "records scored after the restart", lambda: scored() >= marks["scored_at_restart"] + 50
+            )
+        finally:
+            pipeline.stop()
+
+    async def main() -> Summary:
+        task = asyncio.create_task(scenario())
+        stats = await pipeline.run(seconds=150)
+        await task
+        return pipeline.summary(stats, sample)
+
+    try:
+        summary = asyncio.run(main())
+    finally:
+        server.stop()
+    assert summary.failures == []
+    assert sum(summary.decided.values()) == summary.ingested  # nothing lost, nothing doubled
+    assert summary.decided["error"] >= 30
+    assert summary.error_reasons, "error records carry the executor's reason"
+    assert all(reason.strip() for reason in summary.error_reasons)
+    assert marks["scored_at_restart"] >= marks["scored_at_kill"]
