@@ -231,3 +231,13 @@ def test_per_record_start_times_share_one_template_group() -> None:
     assert fast == encode_serving_results(group.inputs, outputs, metas, group.datatypes, fast=False)
     batch = decode_serving_results(fast)
     assert [m for g in batch.groups for m in g.metadata] == metas
+
+
+def test_corrupt_records_ahead_of_a_stream_do_not_push_it_off_the_fast_path() -> None:
+    _, good = fraud_payloads(20)
+    at = good[0].index(b"transaction") + len(b"transaction")
+    bad = [p[:at] + b"\x7e" + p[at + 1 :] for p in good[:3]]  # same length, unknown dtype index
+    fastpath._REQUEST_TEMPLATES.clear()
+    groups, decoded, failures, leftover = fastpath.decode_source_requests(bad + good, 1 << 26)
+    assert [f.index for f in failures] == [0, 1, 2] and not decoded and not leftover
+    assert sum(len(g) for g in groups) == 20

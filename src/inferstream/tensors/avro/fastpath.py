@@ -135,9 +135,10 @@ def _match_templates(
             if not candidates:
                 if learned_here >= MAX_LEARN_PER_LENGTH:
                     break
-                learned_here += 1
                 first = int(idx[pending[0]])
                 template, value = learn(payloads[first])
+                if not isinstance(value, TensorCodecError):  # a corrupt record costs no template
+                    learned_here += 1
                 if template is None:  # not templatable (or bad): the generic result stands
                     decoded.append((first, value))
                     pending = pending[1:]
