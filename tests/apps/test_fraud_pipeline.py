@@ -75,12 +75,20 @@ def test_kafka_every_record_scored_once(
     assert summary.decided["error"] == 0
 
 
+@pytest.mark.parametrize("transport", ["memory", pytest.param("kafka", marks=pytest.mark.kafka)])
 def test_server_down_gives_error_records_and_recovery(
-    models_dir: Path, repo_root: Path, sample: CardTransactions
+    transport: str,
+    models_dir: Path,
+    repo_root: Path,
+    sample: CardTransactions,
+    request: pytest.FixtureRequest,
 ) -> None:
+    settings = (
+        {"bootstrap_servers": request.getfixturevalue("kafka_bootstrap")} if transport == "kafka" else {}
+    )
     server = ModelServerProcess({"fraud": models_dir / "fraud"}).start()
     conf = _conf(server, models_dir, repo_root, **{"card-ingress.rate": "150", "card-ingress.loop": "true"})
-    pipeline = FraudPipeline("fraud-grpc", conf)
+    pipeline = FraudPipeline("fraud-grpc", conf, transport, settings)
     scored = lambda: pipeline.counter("normal").records + pipeline.counter("fraud").records  # noqa: E731
     errors = lambda: pipeline.counter("error").records  # noqa: E731
     marks: dict[str, int] = {}
