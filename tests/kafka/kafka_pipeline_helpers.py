@@ -66,14 +66,23 @@ def inferstream_run(
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 40) -> int:
     """SIGTERM (clean drain) and wait; SIGKILL the process group if it hangs. Returns the exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+    return stop_all([process], timeout)[0]
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 40) -> list[int]:
+    """SIGTERM every running process at once (one signal each: a second one aborts the drain), then
+    wait; a process group still there after ``timeout`` is SIGKILLed."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
         try:
-            process.wait(timeout)
+            process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-    return process.returncode
+    return [process.returncode for process in processes]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.25) -> None:
