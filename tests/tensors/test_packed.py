@@ -58,14 +58,16 @@ def test_which_fields_take_the_fast_path() -> None:
 
 
 def test_writes_what_protobuf_writes() -> None:
-    values = np.array([1.5, -np.inf, 0.0], dtype=np.float64)
-    ours = v2_pb2.InferTensorContents()
-    write_packed(ours, "fp64_contents", values, "<f8")
-    write_packed(ours, "bool_contents", np.array([True, False]), "bool")
-    write_packed(ours, "int_contents", np.array([-5, 7], dtype=np.int32), "int32")
-    theirs = v2_pb2.InferTensorContents(fp64_contents=values.tolist(), bool_contents=[True, False],
-                                        int_contents=[-5, 7])  # fmt: skip
-    assert ours.SerializeToString() == theirs.SerializeToString()
+    for size in (3, 48):  # below and above the fast-path threshold
+        values = np.resize(np.array([1.5, -np.inf, 0.0]), size)
+        flags = np.resize(np.array([True, False]), size)
+        ours = v2_pb2.InferTensorContents()
+        write_packed(ours, "fp64_contents", values, "<f8")
+        write_packed(ours, "bool_contents", flags, "bool")
+        write_packed(ours, "int_contents", np.array([-5, 7], dtype=np.int32), "int32")
+        theirs = v2_pb2.InferTensorContents(fp64_contents=values.tolist(), bool_contents=flags.tolist(),
+                                            int_contents=[-5, 7])  # fmt: skip
+        assert ours.SerializeToString() == theirs.SerializeToString()
 
 
 def test_unpacked_elements_on_the_wire_are_read_too() -> None:

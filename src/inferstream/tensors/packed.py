@@ -122,7 +122,7 @@ def read_packed(message: Any, name: str, wire: Wire, field: str) -> Array | None
 
 def write_packed(message: Any, name: str, values: Array, wire: Wire) -> None:
     """Append ``values`` to the packed repeated field ``name`` (fixed-width and bool at numpy speed)."""
-    if wire in _FIXED or wire == "bool":
+    if (wire in _FIXED or wire == "bool") and values.size >= _MIN_FIXED_VALUES:
         payload = np.ascontiguousarray(values, dtype=np.uint8 if wire == "bool" else wire).tobytes()
         number = message.DESCRIPTOR.fields_by_name[name].number
         message.MergeFromString(_key_and_length(number, len(payload)) + payload)
