@@ -136,7 +136,7 @@ def mlserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer
         wait_http(process, f"http://127.0.0.1:{http}/v2/models/fraud/ready")
         yield RunningServer("mlserver", http, grpc, process)
     finally:
-        process.stop()
+        process.stop(grace=3)
 
 
 @pytest.fixture(scope="session")
@@ -150,7 +150,7 @@ def kserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         wait_http(process, f"http://127.0.0.1:{http}/v2/models/fraud/ready")
         yield RunningServer("kserve", http, grpc, process)
     finally:
-        process.stop()
+        process.stop(grace=3)
 
 
 @pytest.fixture(scope="session")
@@ -165,4 +165,4 @@ def seldon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         wait_http(process, f"http://127.0.0.1:{http}/health/ping")
         yield RunningServer("seldon", http, grpc, process)
     finally:
-        process.stop()
+        process.stop(grace=3)
