@@ -15,7 +15,7 @@ from inferstream.executors.balancer import EndpointState, LoadBalancer
 from inferstream.executors.base import Arrays, ModelExecutor, ModelMetadata
 from inferstream.executors.config import ExecutorConfig
 from inferstream.executors.discovery import Discovery
-from inferstream.executors.errors import ErrorKind, ExecutorError
+from inferstream.executors.errors import ErrorKind, ExecutorError, NoEndpointsError
 from inferstream.executors.retry import Backoff
 
 T = TypeVar("T")
@@ -93,7 +93,15 @@ class BalancedExecutor(ModelExecutor):
         tried: set[str] = set()
         attempt = 0
         while True:
-            endpoint = self.balancer.acquire(frozenset(tried))
+            try:
+                endpoint = self.balancer.acquire(frozenset(tried))
+            except NoEndpointsError as exc:  # e.g. a watched service with no ready pod yet: wait a little
+                if attempt >= self.config.retries:
+                    exc.args = (f"{exc.args[0]} ({self.config.target})",)
+                    raise
+                await asyncio.sleep(self.backoff.delay(attempt))
+                attempt += 1
+                continue
             started = time.perf_counter()
             error: ExecutorError | None = None
             try:
