@@ -21,6 +21,7 @@ import numpy.typing as npt
 from google.protobuf import json_format
 
 from inferstream.protos import seldon_pb2, tensor_pb2
+from inferstream.tensors.numpy_codec import as_tensor
 from inferstream.tensors.packed import read_packed, write_packed
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
@@ -29,7 +30,6 @@ from inferstream.tensors.values import (
     Array,
     array_from_json,
     array_to_json,
-    as_tensor,
     check_shape,
     itemsize,
     shaped,

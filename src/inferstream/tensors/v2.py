@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.protos import v2_pb2
+from inferstream.tensors.numpy_codec import as_tensor
 from inferstream.tensors.packed import Wire, read_packed, write_packed
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 from inferstream.tensors.values import (
@@ -26,7 +27,6 @@ from inferstream.tensors.values import (
     Array,
     array_from_json,
     array_to_json,
-    as_tensor,
     check_shape,
     check_string_bytes,
     itemsize,

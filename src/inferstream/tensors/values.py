@@ -222,10 +222,3 @@ def _bytes_to_json_leaf(field: str, item: bytes, b64: bool | None) -> Any:
         if b64 is False:
             raise TensorCodecError(field, "a string is not UTF-8 and base64 is disabled") from None
         return {"b64": base64.b64encode(item).decode("ascii")}
-
-
-def as_tensor(value: Tensor | npt.ArrayLike, name: str = "") -> Tensor:
-    """A Tensor from a Tensor or anything numpy can make an array of (named ``name`` if unnamed)."""
-    if isinstance(value, Tensor):
-        return value if value.name or not name else Tensor(value.dtype, value.data, name, value.dim_names)
-    return Tensor.from_numpy(value, name=name)
