@@ -45,8 +45,7 @@ from inferstream.tensors.tensor import Tensor, TensorCodecError
 
 MAX_LEARN_PER_LENGTH = 2  # new templates tried per payload length and call before going generic
 MAX_TEMPLATES = 256  # per cache; a full cache is emptied (streams have few layouts)
-MAX_TEMPLATES_PER_LENGTH = 8
-MAX_RESULT_PREFIXES = 16  # ServingResult templates, tried in most-recently-learned order
+MAX_TEMPLATES_PER_LENGTH = 8  # tried in most-recently-learned order
 MAX_TAILS = 4096
 
 Segments = Callable[[], list[bytes | Slot | VarintSlot]]
@@ -176,14 +175,19 @@ def _learn_request(payload: bytes, max_bytes: int) -> tuple[_Learned | None, Any
         return None, request
     if _render_one(template, request.inputs, {}) != payload:
         return None, request  # written differently (e.g. blocked arrays): valid, but not ours to template
-    spec_bytes = [max(s.size, 0) * max(s.dtype.numpy.itemsize, 1) for s in request.expected_outputs.values()]
-    learned = _Learned(
-        template, (request.expected_outputs, request.datatype), max([template.max_tensor_bytes, *spec_bytes])
-    )
-    same_length = _REQUEST_TEMPLATES.get(len(payload)) or _REQUEST_TEMPLATES.put(len(payload), [])
+    specs = request.expected_outputs.values()
+    spec_bytes = [max(s.size, 0) * max(s.dtype.numpy.itemsize, 1) for s in specs]
+    constants = (request.expected_outputs, request.datatype)
+    learned = _Learned(template, constants, max([template.max_tensor_bytes, *spec_bytes]))
+    _remember(_REQUEST_TEMPLATES, len(payload), learned)
+    return learned, request
+
+
+def _remember(cache: BoundedCache[int, list[_Learned]], length: int, learned: _Learned) -> None:
+    """Most recently learned first; a few per payload length."""
+    same_length = cache.get(length) or cache.put(length, [])
     same_length.insert(0, learned)
     del same_length[MAX_TEMPLATES_PER_LENGTH:]
-    return learned, request
 
 
 def _render_one(template: Template, inputs: Mapping[str, Tensor], outputs: Mapping[str, Tensor]) -> bytes:
@@ -222,8 +226,9 @@ def decode_source_requests(
 
 
 # ServingResults end in metadata whose startTime/duration vary from call to call, so their
-# templates cover the tensors only (a prefix) and the tail is decoded once per distinct tail.
-_RESULT_TEMPLATES: list[_Learned] = []
+# templates cover the tensors only (a prefix; still filed by whole payload length) and the tail
+# is decoded once per distinct tail.
+_RESULT_TEMPLATES: BoundedCache[int, list[_Learned]] = BoundedCache(MAX_TEMPLATES)  # by payload length
 _TAILS: BoundedCache[bytes, tuple[ModelResultMetadata, str]] = BoundedCache(MAX_TAILS)
 _TAIL_SCHEMA = fastavro.parse_schema(
     {
@@ -257,8 +262,7 @@ def _learn_result(payload: bytes, max_bytes: int) -> tuple[_Learned | None, Any]
     if not payload.startswith(_render_one(template, result.inputs, result.outputs)):
         return None, result
     learned = _Learned(template, None, template.max_tensor_bytes)
-    _RESULT_TEMPLATES.insert(0, learned)
-    del _RESULT_TEMPLATES[MAX_RESULT_PREFIXES:]
+    _remember(_RESULT_TEMPLATES, len(payload), learned)
     return learned, result
 
 
@@ -305,11 +309,12 @@ def decode_serving_results(
             )
         )
 
-    def templates_for(length: int) -> list[_Learned]:
-        return [t for t in _RESULT_TEMPLATES if t.template.length < length]
-
     decoded, leftover = _match_templates(
-        payloads, max_bytes, templates_for, lambda payload: _learn_result(payload, max_bytes), emit
+        payloads,
+        max_bytes,
+        lambda length: list(_RESULT_TEMPLATES.get(length, [])),
+        lambda payload: _learn_result(payload, max_bytes),
+        emit,
     )
     ok = [(i, r) for i, r in decoded if isinstance(r, ServingResult)]
     failures = [RecordFailure(i, e) for i, e in decoded if isinstance(e, TensorCodecError)]
