@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import ASSETS
+
+from inferstream.models import load_model
+from inferstream.server.process import ServedProcess, serve_in_subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 INFERSTREAM = str(Path(sys.executable).parent / "inferstream")  # the installed console script
@@ -24,37 +25,9 @@ README_METADATA = "curl http://localhost:8501/v1/models/fraud/versions/1/metadat
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    folder = tmp_path_factory.mktemp("serve")
-    ready, log = folder / "ready.json", folder / "serve.log"
-    command = [
-        INFERSTREAM,
-        "serve",
-        "--model",
-        f"fraud={ASSETS / 'seed-fraud'}",
-        "--port",
-        "0",
-        "--grpc-port",
-        "0",
-        "--ready-file",
-        str(ready),
-    ]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while not ready.exists():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "server not ready within 120 s"
-            time.sleep(0.2)
-        yield json.loads(ready.read_text())
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+def served() -> Iterator[ServedProcess]:
+    with serve_in_subprocess({"fraud": ASSETS / "seed-fraud"}) as running:  # `inferstream serve`, port 0
+        yield running
 
 
 def _curl(command: str, port: object) -> object:
@@ -64,19 +37,22 @@ def _curl(command: str, port: object) -> object:
     return json.loads(out.stdout)
 
 
-def test_readme_commands_work_verbatim(served: dict[str, object], fraud_reference: dict) -> None:
-    assert served["host"] == "127.0.0.1" and served["rest_port"] != 8501 and served["grpc_port"]
-    answer = _curl(README_PREDICT, served["rest_port"])
+def test_readme_commands_work_verbatim(served: ServedProcess, fraud_reference: dict) -> None:
+    assert served.host == "127.0.0.1" and served.rest_port != 8501 and served.grpc_port
+    answer = _curl(README_PREDICT, served.rest_port)
     assert isinstance(answer, dict)
     outputs = np.asarray(answer["outputs"], dtype=np.float32)
-    assert outputs.shape == (1, 29) and np.isfinite(outputs).all()
-    status = _curl(README_STATUS, served["rest_port"])
+    row = json.loads(README_PREDICT.split("-d '")[1].rstrip("'"))["inputs"]["transaction"]
+    model = load_model(ASSETS / "seed-fraud" / "1")
+    expected = model.predict({"transaction": np.asarray(row)})["predictions"]
+    np.testing.assert_allclose(outputs, expected, atol=1e-5)  # TensorFlow's own answer, in this process
+    status = _curl(README_STATUS, served.rest_port)
     assert status == {
         "model_version_status": [
             {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
         ]
     }
-    metadata = _curl(README_METADATA, served["rest_port"])
+    metadata = _curl(README_METADATA, served.rest_port)
     assert isinstance(metadata, dict)
     assert (
         "transaction" in metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
