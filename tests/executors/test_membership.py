@@ -35,6 +35,8 @@ async def _server(name: str, hits: Counter[str]) -> web.AppRunner:
         hits[name] += 1
         body = await request.json()
         rows = body["inputs"][0]["shape"][0]
+        if body["inputs"][0]["data"][0] < 0:  # a slow call, to be in flight while membership changes
+            await asyncio.sleep(0.3)
         return web.json_response({"outputs": [{"name": "y", "shape": [rows], "datatype": "FP32",
                                                "data": [1.0] * rows}]})
 
@@ -60,9 +62,12 @@ def test_membership_changes_apply_to_the_next_calls() -> None:
             for _ in range(4):
                 await executor.predict(x)
             assert hits == {"a": 4}
+            slow = asyncio.create_task(executor.call({"x": -np.ones((2, 3), dtype=np.float32)}))
+            await asyncio.sleep(0.1)
             discovery.push([address["b"], address["c"]])  # a scaled away, b and c added
+            assert (await slow).source == f"http://{address['a']}"  # its call in flight still finished
             sources = [(await executor.call(x)).source for _ in range(6)]
-            assert hits == {"a": 4, "b": 3, "c": 3}
+            assert hits == {"a": 5, "b": 3, "c": 3}
             assert set(sources) == {f"http://{address['b']}", f"http://{address['c']}"}
             assert executor.balancer.addresses == [address["b"], address["c"]]
             discovery.push([])  # the service has no ready pods

@@ -57,6 +57,7 @@ class BalancedExecutor(ModelExecutor):
         self._discovery = discovery
         self._executors: dict[str, ModelExecutor] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._retired: list[ModelExecutor] = []  # removed from discovery, closing after their calls
 
     async def start(self) -> BalancedExecutor:
         await self._discovery.start(self._on_endpoints)
@@ -67,9 +68,16 @@ class BalancedExecutor(ModelExecutor):
         for address in removed:
             executor = self._executors.pop(address, None)
             if executor is not None:  # let its in-flight calls finish on their own connections
-                task = asyncio.get_running_loop().create_task(executor.close())
+                self._retired.append(executor)
+                task = asyncio.get_running_loop().create_task(self._close_later(executor))
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
+
+    async def _close_later(self, executor: ModelExecutor) -> None:
+        await asyncio.sleep(self.config.timeout)  # no call outlives one attempt's deadline
+        if executor in self._retired:
+            self._retired.remove(executor)
+            await executor.close()
 
     def _executor(self, address: str) -> ModelExecutor:
         executor = self._executors.get(address)
@@ -141,7 +149,10 @@ class BalancedExecutor(ModelExecutor):
 
     async def close(self) -> None:
         await self._discovery.close()
-        executors, self._executors = list(self._executors.values()), {}
+        for task in list(self._closing):
+            task.cancel()
+        executors, self._executors = [*self._executors.values(), *self._retired], {}
+        self._retired = []
         for executor in executors:
             with contextlib.suppress(Exception):
                 await executor.close()
