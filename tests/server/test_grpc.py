@@ -152,3 +152,18 @@ def test_bad_requests_get_status_codes_and_server_keeps_serving(channel: grpc.Ch
 
     response = stub.Predict(_predict_request("linear", good), timeout=30)
     assert tensor_from_proto(response.outputs["variable"]).shape == (1, 1)
+
+
+def test_tensorflow_own_tensor_protos_interoperate(channel: grpc.Channel, fraud_reference: dict) -> None:
+    import tensorflow as tf  # already loaded by the session's SavedModels
+
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    x, want = fraud_reference["transaction"][:5], fraud_reference["predictions"][:5]
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "fraud"
+    request.inputs["transaction"].ParseFromString(tf.make_tensor_proto(x).SerializeToString())
+    response = stub.Predict(request, timeout=60)
+    theirs = tf.make_ndarray(
+        tf.make_tensor_proto(0.0).FromString(response.outputs["predictions"].SerializeToString())
+    )
+    np.testing.assert_allclose(theirs, want, atol=1e-5)

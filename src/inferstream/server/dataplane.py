@@ -90,7 +90,7 @@ class DataPlane:
             outcome = exc.kind.name.lower()
             raise
         finally:
-            label = name if name in self.repository.names() else "-"  # bound the label set
+            label = name if name in self.repository else "-"  # unknown names would grow the label set
             self.metrics.requests.labels(label, protocol, outcome).inc()
             self.metrics.latency.labels(label, protocol).observe(time.perf_counter() - started)
 

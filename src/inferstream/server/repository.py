@@ -62,6 +62,9 @@ class ModelRepository:
     def names(self) -> list[str]:
         return sorted(self._models)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
     def versions(self, name: str) -> list[ModelVersion]:
         """All loaded versions of ``name``, highest first."""
         try:
