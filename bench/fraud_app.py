@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from inferstream.apps.common.model_server import ModelServerProcess
 from inferstream.apps.common.serving_results import ServingResultsCodec
 from inferstream.apps.fraud.data import load_transactions
 from inferstream.apps.fraud.decider import route
@@ -26,6 +25,7 @@ from inferstream.apps.fraud.model import TrainingSettings
 from inferstream.apps.fraud.pipeline import FraudPipeline
 from inferstream.apps.fraud.training import train_fraud
 from inferstream.bench.machine import describe_machine
+from inferstream.server.process import serve_in_subprocess
 from inferstream.tensors.avro import (
     ModelResultMetadata,
     StackedTensor,
@@ -107,7 +107,7 @@ def main() -> None:
             "fraud-embedded", args.records, [*common, f"model-serving.model-path={models / 'fraud/1'}"]
         )
         if not args.skip_grpc:
-            with ModelServerProcess({"fraud": models / "fraud"}) as server:
+            with serve_in_subprocess({"fraud": models / "fraud"}) as server:
                 bench_pipeline(
                     "fraud-grpc", args.records, [*common, f"model-serving.target={server.grpc_target}"]
                 )

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from inferstream.apps.common.model_server import ModelServerProcess
 from inferstream.apps.fraud.data import CardTransactions, load_transactions
 from inferstream.apps.fraud.model import TrainingSettings
 from inferstream.apps.fraud.training import train_fraud
 from inferstream.apps.recommender.model import train_and_save
+from inferstream.server.process import ServedProcess, serve_in_subprocess
 from inferstream.transports.kafka_broker import start_broker
 
 
@@ -31,11 +31,12 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, sample: CardTransaction
 
 
 @pytest.fixture(scope="session")
-def model_server(models_dir: Path) -> Iterator[ModelServerProcess]:
+def model_server(models_dir: Path) -> Iterator[ServedProcess]:
     """The built-in server (a child process) serving ``fraud`` and ``recommender`` on free ports."""
-    server = ModelServerProcess({"fraud": models_dir / "fraud", "recommender": models_dir / "recommender"})
-    with server:
-        yield server
+    with serve_in_subprocess(
+        {"fraud": models_dir / "fraud", "recommender": models_dir / "recommender"}
+    ) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from inferstream.apps.common.model_server import ModelServerProcess
 from inferstream.runtime.pipeline import check
 from inferstream.runtime.runner import Runner
+from inferstream.server.process import ServedProcess
 from inferstream.transports import load_transport
 
 LINE = re.compile(r"^\[console\] products=\[(\d+), 1\]\[[^\]]*\] users=\[(\d+), 1\]\[[^\]]*\] -> (.*)$")
@@ -19,9 +19,9 @@ LINE = re.compile(r"^\[console\] products=\[(\d+), 1\]\[[^\]]*\] users=\[(\d+), 
     ("blueprint", "transport"), [("recommender-rest", "rest"), ("recommender-grpc", "grpc")]
 )
 def test_one_score_per_product(
-    blueprint: str, transport: str, model_server: ModelServerProcess, capsys: pytest.CaptureFixture[str]
+    blueprint: str, transport: str, model_server: ServedProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = model_server.rest_target if transport == "rest" else model_server.grpc_target
+    target = model_server.rest_url if transport == "rest" else model_server.grpc_target
     conf = [
         f"model-serving.target={target}",
         "recommender-ingress.users=100",  # the fixture's model knows 100 users and 100 products

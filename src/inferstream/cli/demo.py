@@ -15,9 +15,9 @@ from rich.live import Live
 from rich.table import Table
 
 from inferstream.apps.common.model_folders import latest_version_dir
-from inferstream.apps.common.model_server import ModelServerError, ModelServerProcess
 from inferstream.cli.main import app, console
 from inferstream.cli.train import train_fraud_command
+from inferstream.server.process import ServedProcess, ServerStartError, serve_in_subprocess
 
 if TYPE_CHECKING:  # the pipeline's imports are heavy; every CLI verb loads this module
     from inferstream.apps.fraud.data import CardTransactions
@@ -92,19 +92,20 @@ async def _run(pipeline: FraudPipeline, seconds: float, show: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _server(models: Path) -> Iterator[ModelServerProcess]:
-    with console.status("Starting the model server (inferstream serve)…"):
-        server = ModelServerProcess({"fraud": models / "fraud"})
-        try:
-            server.start()
-        except ModelServerError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(1) from None
+def _server(models: Path) -> Iterator[ServedProcess]:
+    status = console.status("Starting the model server (inferstream serve)…")
+    status.start()
     try:
-        yield server
+        with serve_in_subprocess({"fraud": models / "fraud"}) as served:
+            status.stop()
+            yield served
+            status.update("Stopping the model server…")
+            status.start()
+    except ServerStartError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     finally:
-        with console.status("Stopping the model server…"):
-            server.stop()
+        status.stop()
 
 
 @contextlib.contextmanager
