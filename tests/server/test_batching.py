@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 from conftest import HttpCall, ServerThread
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression
 
 from inferstream.models import Arrays
@@ -84,3 +86,27 @@ def test_concurrent_http_clients_get_their_own_answers(
             text = response.read().decode()
         calls = re.search(r'inferstream_server_batch_requests_count\{model="linear"\} (\S+)', text)
         assert calls is not None and float(calls.group(1)) < len(rows)  # some requests shared a call
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.lists(st.tuples(st.integers(1, 5), st.sampled_from([2, 3])), min_size=1, max_size=30),
+    max_batch=st.integers(1, 12),
+    workers=st.integers(1, 3),
+)
+def test_any_mix_of_requests_gets_its_own_rows_back(
+    sizes: list[tuple[int, int]], max_batch: int, workers: int
+) -> None:
+    rng = np.random.default_rng(len(sizes))
+    requests = [{"x": rng.normal(size=(rows, width))} for rows, width in sizes]
+    results, calls = _run_batcher(
+        lambda a: {"y": a["x"] * 3, "s": a["x"].sum(axis=1)},
+        requests,
+        max_batch_size=max_batch,
+        max_wait_s=0.001,
+        workers=workers,
+    )
+    for request, result in zip(requests, results, strict=True):
+        np.testing.assert_allclose(result["y"], request["x"] * 3)
+        np.testing.assert_allclose(result["s"], request["x"].sum(axis=1))
+    assert sum(calls) == len(requests)

@@ -34,7 +34,8 @@ def serve(
     model: Annotated[
         list[str],
         typer.Option(
-            "--model", "-m",
+            "--model",
+            "-m",
             help="NAME=PATH of a model to serve; PATH holds version folders <n>/ (TF Serving layout) "
             "or is itself a SavedModel folder, .onnx or .joblib file. Repeat for several models.",
         ),
@@ -55,6 +56,9 @@ def serve(
     no_batching: Annotated[
         bool, typer.Option("--no-batching", help="One inference call per request.")
     ] = False,
+    batch_workers: Annotated[
+        int, typer.Option(help="Batched inference calls in flight per model version.")
+    ] = 1,
     inference_threads: Annotated[int, typer.Option(help="Threads running model calls.")] = 2,
     max_request_mb: Annotated[float, typer.Option(help="Largest accepted request body, in MiB.")] = 64.0,
     ready_file: Annotated[
@@ -78,7 +82,10 @@ def serve(
         max_request_bytes=int(max_request_mb * 1024 * 1024),
         inference_threads=inference_threads,
         batching=BatchingSettings(
-            enabled=not no_batching, max_batch_size=max_batch_size, max_wait_ms=max_batch_wait_ms
+            enabled=not no_batching,
+            max_batch_size=max_batch_size,
+            max_wait_ms=max_batch_wait_ms,
+            workers_per_model=batch_workers,
         ),
     )
     status = console.status(f"Loading {len(models)} model(s)…")
@@ -93,7 +100,9 @@ def serve(
         for entry in server.dataplane.repository:
             sig = entry.model.signature()
             table.add_row(
-                entry.name, str(entry.version), entry.model.format,
+                entry.name,
+                str(entry.version),
+                entry.model.format,
                 ", ".join(f"{s.name}: {s.describe()}" for s in sig.inputs),
                 ", ".join(f"{s.name}: {s.describe()}" for s in sig.outputs),
             )
@@ -117,5 +126,3 @@ def serve(
         raise typer.Exit(2) from None
     finally:
         status.stop()
-
-
