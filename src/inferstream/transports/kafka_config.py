@@ -14,6 +14,7 @@ comes from a conf file or ``--conf``, is split by prefix::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,12 @@ ConfigValue = str | int | float | bool
 #: Producer defaults: batching for throughput, idempotence so retries keep per-partition order.
 PRODUCER_DEFAULTS: dict[str, ConfigValue] = {
     "enable.idempotence": True,  # implies acks=all and ordered, de-duplicated retries
+    # A failure that could leave a gap in a partition is fatal instead of silently skipped: the
+    # producer then needs only one delivery report per partition run (see kafka_producer).
+    "enable.gapless.guarantee": True,
+    # Never give up on a record (the gapless guarantee does not cover timeouts): while the broker is
+    # away, records wait in the queue, a full queue makes send() wait, and nothing is committed.
+    "message.timeout.ms": 0,
     "linger.ms": 5,
     "batch.num.messages": 10000,
     "batch.size": 1_000_000,
@@ -47,6 +54,17 @@ CONSUMER_DEFAULTS: dict[str, ConfigValue] = {
 }
 
 _ROLES = ("producer", "consumer", "admin")
+
+
+class _DropKnownNoise(logging.Filter):
+    # librdkafka warns at every start that the gapless guarantee is "experimental"; we chose it.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "enable.gapless.guarantee is experimental" not in record.getMessage()
+
+
+#: librdkafka's own log lines go through Python logging (timestamps, per-instance prefixes).
+LIBRDKAFKA_LOG = logging.getLogger("inferstream.kafka.librdkafka")
+LIBRDKAFKA_LOG.addFilter(_DropKnownNoise())
 
 
 @dataclass(frozen=True)
@@ -76,17 +94,17 @@ class KafkaSettings:
                 client[key] = _scalar(key, value)
         return cls(bootstrap, client, per_role["producer"], per_role["consumer"], per_role["admin"])
 
-    def _common(self) -> dict[str, ConfigValue]:
-        return {"bootstrap.servers": self.bootstrap_servers, **self.client}
+    def _common(self) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap_servers, "logger": LIBRDKAFKA_LOG, **self.client}
 
-    def producer_config(self, client_id: str) -> dict[str, ConfigValue]:
+    def producer_config(self, client_id: str) -> dict[str, Any]:
         return {**PRODUCER_DEFAULTS, **self._common(), "client.id": client_id, **self.producer}
 
-    def consumer_config(self, group: str, client_id: str) -> dict[str, ConfigValue]:
+    def consumer_config(self, group: str, client_id: str) -> dict[str, Any]:
         identity = {"group.id": group, "client.id": client_id}
         return {**CONSUMER_DEFAULTS, **self._common(), **identity, **self.consumer}
 
-    def admin_config(self) -> dict[str, ConfigValue]:
+    def admin_config(self) -> dict[str, Any]:
         return {**self._common(), **self.admin}
 
 
