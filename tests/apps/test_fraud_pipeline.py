@@ -57,6 +57,27 @@ def test_memory_every_record_scored_once(
     assert summary.recall > 0.5 and summary.precision > 0.5  # a working model, not a coin
 
 
+@pytest.mark.parametrize("blueprint", ["fraud-rest", "fraud-v2", "fraud-grpc-lb", "fraud-embedded"])
+def test_every_shipped_fraud_blueprint_scores_the_sample(
+    blueprint: str, model_server: ServedProcess, models_dir: Path, repo_root: Path, sample: CardTransactions
+) -> None:
+    target = {
+        "fraud-rest": model_server.rest_url,
+        "fraud-v2": model_server.rest_url,
+        "fraud-grpc-lb": f"{model_server.grpc_target},{model_server.grpc_target}",  # one server, twice
+    }
+    where = (
+        f"model-serving.target={target[blueprint]}"
+        if blueprint in target
+        else f"model-serving.model-path={models_dir / 'fraud/1'}"
+    )
+    conf = [c for c in _conf(model_server, models_dir, repo_root) if not c.startswith("model-serving.")]
+    pipeline = FraudPipeline(blueprint, [*conf, where])
+    summary = pipeline.summary(asyncio.run(pipeline.run(seconds=120)), sample)
+    _assert_every_record_in_exactly_one_outcome(pipeline, summary, sample)
+    assert summary.decided["error"] == 0
+
+
 @pytest.mark.kafka
 def test_kafka_every_record_scored_once(
     model_server: ServedProcess,
