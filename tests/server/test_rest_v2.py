@@ -43,7 +43,7 @@ def test_v2_output_filter_and_nested_data(server: ServerThread, http: HttpCall) 
 def test_v2_metadata_and_health(server: ServerThread, http: HttpCall) -> None:
     status, body = http("GET", f"{server.rest}/v2/models/linear")
     assert status == 200
-    assert body["versions"] == ["2", "1"] and body["platform"] == "onnx"
+    assert body["versions"] == ["2", "1"] and body["platform"] == "onnxruntime_onnx"
     assert body["inputs"] == [{"name": "X", "datatype": "FP32", "shape": [-1, 4]}]
     assert http("GET", f"{server.rest}/v2/models/linear/versions/1/ready") == (
         200,

@@ -19,6 +19,10 @@ _OTHER_DATATYPES = {
 }  # fmt: skip
 
 
+# Platform names as Triton reports them, so V2 clients that switch on them recognise ours.
+_PLATFORMS = {"onnx": "onnxruntime_onnx", "tensorflow": "tensorflow_savedmodel", "sklearn": "sklearn"}
+
+
 def v2_datatype(dtype: np.dtype[Any]) -> str:
     try:
         return DATATYPE[DType.from_numpy(dtype)]
@@ -39,7 +43,7 @@ def v2_metadata(entry: ModelVersion, versions: list[ModelVersion], signature: Si
     return {
         "name": entry.name,
         "versions": [str(v.version) for v in versions],
-        "platform": entry.model.format,
+        "platform": _PLATFORMS.get(entry.model.format, entry.model.format),
         "inputs": tensors(signature.inputs),
         "outputs": tensors(signature.outputs),
     }
