@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 from conftest import HttpCall, ServerThread
@@ -118,3 +121,20 @@ def test_nan_travels_both_ways_as_tf_serving_writes_it(server: ServerThread) -> 
     with urllib.request.urlopen(request, timeout=60) as response:
         text = response.read().decode()
     assert response.status == 200 and text.replace(" ", "") == '{"predictions":[[NaN]]}'
+
+
+def test_new_version_folder_is_served_when_polling(model_repo: Path, tmp_path: Path, http: HttpCall) -> None:
+    base = tmp_path / "linear"
+    shutil.copytree(model_repo / "linear" / "1", base / "1")
+    with ServerThread({"linear": base}, grpc_port=None, poll_seconds=0.1) as srv:
+        x = {"instances": [[1.0, 2.0, 3.0, 4.0]]}
+        _, first = http("POST", f"{srv.rest}/v1/models/linear:predict", x)
+        (base / "3").mkdir()
+        (base / "3" / "broken.onnx").write_bytes(b"not yet a model")  # a version still being written
+        shutil.copytree(model_repo / "linear" / "2", base / "2")
+        deadline = time.monotonic() + 30
+        while http("GET", f"{srv.rest}/v1/models/linear")[1]["model_version_status"][0]["version"] != "2":
+            assert time.monotonic() < deadline, "version 2 not picked up"
+            time.sleep(0.1)
+        _, latest = http("POST", f"{srv.rest}/v1/models/linear:predict", x)
+        np.testing.assert_allclose(latest["predictions"], 2 * np.asarray(first["predictions"]), rtol=1e-4)

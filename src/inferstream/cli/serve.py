@@ -60,6 +60,9 @@ def serve(
         int, typer.Option(help="Batched inference calls in flight per model version.")
     ] = 1,
     inference_threads: Annotated[int, typer.Option(help="Threads running model calls.")] = 2,
+    poll_seconds: Annotated[
+        float, typer.Option(help="Look for new version folders this often and serve them (0: never).")
+    ] = 0.0,
     max_request_mb: Annotated[float, typer.Option(help="Largest accepted request body, in MiB.")] = 64.0,
     ready_file: Annotated[
         Path | None, typer.Option(help="Write {host, rest_port, grpc_port, pid} as JSON here once serving.")
@@ -81,6 +84,7 @@ def serve(
         grpc_port=None if no_grpc else grpc_port,
         max_request_bytes=int(max_request_mb * 1024 * 1024),
         inference_threads=inference_threads,
+        poll_seconds=poll_seconds,
         batching=BatchingSettings(
             enabled=not no_batching,
             max_batch_size=max_batch_size,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ from inferstream.server.dataplane import DataPlane
 from inferstream.server.repository import ModelRepository
 from inferstream.server.rest import build_rest_app
 from inferstream.server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class ModelServer:
         self.dataplane: DataPlane | None = None
         self._runner: web.AppRunner | None = None
         self._grpc: Any = None
+        self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> BoundPorts:
         """Load every model (ModelLoadError if one fails), then bind; returns the ports really bound."""
@@ -66,9 +70,29 @@ class ModelServer:
             self._grpc, grpc_port = await start_grpc_server(
                 self.dataplane, s.host, s.grpc_port, s.max_request_bytes
             )
+        if s.poll_seconds:
+            self._poller = asyncio.create_task(self._poll_for_new_versions(s.poll_seconds))
         return BoundPorts(s.host, rest_port, grpc_port)
 
+    async def _poll_for_new_versions(self, every: float) -> None:
+        assert self.dataplane is not None
+        repository = self.dataplane.repository
+        while True:
+            await asyncio.sleep(every)
+            found, failures = await asyncio.to_thread(
+                repository.load_new_versions, self.models, self.settings.onnx_threads
+            )
+            for entry in found:
+                repository.add(entry)  # on the loop thread: requests never see a half-updated registry
+                log.info("serving model %r version %d (%s)", entry.name, entry.version, entry.model.path)
+            for reason in failures:  # retried on the next poll; a version may still be being written
+                log.warning("cannot load a new version: %s", reason)
+
     async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
         if self._grpc is not None:
             await self._grpc.stop(grace=1.0)
         if self._runner is not None:

@@ -31,7 +31,11 @@ def version_folders(base: Path) -> dict[int, Path]:
 
 
 class ModelRepository:
-    """Every version of every served model, loaded up front; the highest version is the default."""
+    """Every version of every served model; the highest version is the default.
+
+    All versions on disk are loaded at start; ``load_new_versions`` picks up folders added later
+    (TF Serving's file-system polling). Versions are never unloaded while serving.
+    """
 
     def __init__(self) -> None:
         self._models: dict[str, dict[int, ModelVersion]] = {}
@@ -48,6 +52,29 @@ class ModelRepository:
                     raise ModelLoadError(f"model {name!r} version {version}: {exc}") from exc
                 repo.add(ModelVersion(name, version, model))
         return repo
+
+    def load_new_versions(
+        self, models: Mapping[str, Path], onnx_threads: int = 1
+    ) -> tuple[list[ModelVersion], list[str]]:
+        """Load the version folders that appeared since the last look, without adding them (the
+        caller adds them on its own thread); returns them and the reasons of any that failed."""
+        found: list[ModelVersion] = []
+        failures: list[str] = []
+        for name, base in models.items():
+            loaded = set(self._models.get(name, {}))
+            try:
+                folders = version_folders(Path(base))
+            except ModelLoadError as exc:
+                failures.append(f"model {name!r}: {exc}")
+                continue
+            for version, folder in sorted(folders.items()):
+                if version in loaded:
+                    continue
+                try:
+                    found.append(ModelVersion(name, version, load_model(folder, onnx_threads=onnx_threads)))
+                except ModelLoadError as exc:
+                    failures.append(f"model {name!r} version {version}: {exc}")
+        return found, failures
 
     @staticmethod
     def scan(root: Path) -> dict[str, Path]:

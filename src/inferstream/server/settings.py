@@ -25,4 +25,5 @@ class ServerSettings(BaseModel):
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     inference_threads: int = Field(2, ge=1, description="threads running model calls off the event loop")
     onnx_threads: int = Field(1, ge=1, description="ONNX Runtime intra-op threads per call")
+    poll_seconds: float = Field(0.0, ge=0, description="look for new version folders this often (0: never)")
     batching: BatchingSettings = BatchingSettings()
