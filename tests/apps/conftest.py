@@ -31,11 +31,15 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, sample: CardTransaction
 
 
 @pytest.fixture(scope="session")
-def model_server(models_dir: Path) -> Iterator[ServedProcess]:
-    """The built-in server (a child process) serving ``fraud`` and ``recommender`` on free ports."""
-    with serve_in_subprocess(
-        {"fraud": models_dir / "fraud", "recommender": models_dir / "recommender"}
-    ) as served:
+def model_server(models_dir: Path, repo_root: Path) -> Iterator[ServedProcess]:
+    """The built-in server (a child process) on free ports, serving ``fraud`` and ``recommender``
+    trained here and ``seed-fraud``, the original's TensorFlow autoencoder."""
+    models = {
+        "fraud": models_dir / "fraud",
+        "recommender": models_dir / "recommender",
+        "seed-fraud": repo_root / "tests/assets/models/seed-fraud",
+    }
+    with serve_in_subprocess(models) as served:
         yield served
 
 

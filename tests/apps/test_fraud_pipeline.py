@@ -78,6 +78,33 @@ def test_every_shipped_fraud_blueprint_scores_the_sample(
     assert summary.decided["error"] == 0
 
 
+def test_the_originals_model_is_judged_by_mse_against_4(
+    model_server: ServedProcess, models_dir: Path, repo_root: Path, sample: CardTransactions
+) -> None:
+    """The original's TF model has no error output: the decider computes MSE(transaction,
+    predictions) and applies the original's threshold 4.0, as the Scala decider did."""
+    conf = _conf(
+        model_server,
+        models_dir,
+        repo_root,
+        **{
+            "model-serving.model": "seed-fraud",
+            "fraud-decider.threshold-from": "",
+            "fraud-decider.threshold": "4.0",
+        },
+    )
+    pipeline = FraudPipeline("fraud-grpc", conf)
+    summary = pipeline.summary(asyncio.run(pipeline.run(seconds=120)), sample)
+    _assert_every_record_in_exactly_one_outcome(pipeline, summary, sample)
+    assert summary.decided["error"] == 0
+    # It was trained on standardised amounts and is fed raw ones (as in the original): large
+    # amounts alone push the error over 4, so flags follow Amount more than fraud.
+    amounts = sample.features[:, -1]
+    flagged = {key for key in pipeline.counter("fraud").keys}
+    big = {row.tobytes() for row, amount in zip(sample.features, amounts, strict=True) if amount > 200}
+    assert big <= flagged
+
+
 @pytest.mark.kafka
 def test_kafka_every_record_scored_once(
     model_server: ServedProcess,
