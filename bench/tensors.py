@@ -88,6 +88,50 @@ def best_rate(n: int, repeat: int, fn: Callable[[], object]) -> float:
     return n / best
 
 
+def recommender_rows(
+    n: int, ng: int, repeat: int, request_schema: Any, result_schema: Any
+) -> list[tuple[str, float, float, float]]:
+    """Ragged records: users and products [k, 1] with k from 1 to 100 (one template per k)."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(1, 101, n)
+    splits = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    users = np.repeat(rng.integers(0, 1000, n), counts).astype(np.float32)[:, None]
+    inputs = {
+        "products": StackedTensor(
+            DType.DT_FLOAT, rng.integers(0, 5000, (splits[-1], 1)).astype(np.float32), splits
+        ),
+        "users": StackedTensor(DType.DT_FLOAT, users, splits),
+    }
+    spec = {"predictions": TensorSpec(DType.DT_FLOAT, (-1, 1))}
+    requests = encode_source_requests(inputs, spec)
+    meta = ModelResultMetadata("", "recommender", "onnx", 1_700_000_000_000, 3)
+    outputs = {"predictions": inputs["products"]}
+    results = encode_serving_results(inputs, outputs, meta)
+    result_dicts = [
+        serving_result_to_avro(decode_serving_results([p], fast=False).groups[0].result(0))
+        for p in results[:ng]
+    ]
+    sub = {name: s.take(np.arange(ng)) for name, s in inputs.items()}
+    return [
+        (
+            "recommender: decode SourceRequest",
+            best_rate(ng, repeat, lambda: fastavro_each(requests[:ng], request_schema)),
+            best_rate(ng, repeat, lambda: decode_source_requests(requests[:ng], fast=False)),
+            best_rate(n, repeat, lambda: decode_source_requests(requests)),
+        ),
+        (
+            "recommender: encode ServingResult",
+            best_rate(ng, repeat, lambda: fastavro_write_each(result_dicts, result_schema)),
+            best_rate(
+                ng,
+                repeat,
+                lambda: encode_serving_results(sub, {"predictions": sub["products"]}, meta, fast=False),
+            ),
+            best_rate(n, repeat, lambda: encode_serving_results(inputs, outputs, meta)),
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -169,6 +213,7 @@ def main() -> None:
             ),
             best_rate(n, args.repeat, lambda: encode_source_requests(inputs, spec, "fraud")),
         ),
+        *recommender_rows(min(n, 4096), min(ng, 1024), args.repeat, request_schema, result_schema),
     ]
     header = ("operation", "fastavro rec/s", "generic rec/s", "fast rec/s", "fast/fastavro")
     print(f"{header[0]:34} {header[1]:>15} {header[2]:>14} {header[3]:>12} {header[4]:>14}")

@@ -26,7 +26,7 @@ from inferstream.tensors.avro import (
     encode_serving_results,
     encode_source_request,
     encode_source_requests,
-    fastpath,
+    fast_decode,
 )
 from inferstream.tensors.avro.templates import varint, varint_bytes, varint_widths
 
@@ -163,8 +163,9 @@ def fraud_payloads(n: int) -> tuple[np.ndarray[Any, Any], list[bytes]]:
 
 def test_fraud_batch_takes_the_fast_path_entirely() -> None:
     x, payloads = fraud_payloads(64)
-    groups, decoded, failures, leftover = fastpath.decode_source_requests(payloads, 1 << 26)
-    assert not decoded and not failures and not leftover
+    out = fast_decode.decode_source_requests(payloads, 1 << 26)
+    groups = out.groups
+    assert not out.decoded and not out.failures and not out.leftover
     assert len(groups) == 1 and np.array_equal(groups[0].inputs["transaction"].values, x)
 
 
@@ -237,7 +238,41 @@ def test_corrupt_records_ahead_of_a_stream_do_not_push_it_off_the_fast_path() ->
     _, good = fraud_payloads(20)
     at = good[0].index(b"transaction") + len(b"transaction")
     bad = [p[:at] + b"\x7e" + p[at + 1 :] for p in good[:3]]  # same length, unknown dtype index
-    fastpath._REQUEST_TEMPLATES.clear()
-    groups, decoded, failures, leftover = fastpath.decode_source_requests(bad + good, 1 << 26)
-    assert [f.index for f in failures] == [0, 1, 2] and not decoded and not leftover
-    assert sum(len(g) for g in groups) == 20
+    fast_decode.REQUESTS.caches.uniform.clear()
+    fast_decode.REQUESTS.caches.ragged.clear()
+    out = fast_decode.decode_source_requests(bad + good, 1 << 26)
+    assert [f.index for f in out.failures] == [0, 1, 2] and not out.decoded and not out.leftover
+    assert sum(len(g) for g in out.groups) == 20
+
+
+def recommender_request(n: int, user: float) -> SourceRequest:
+    products = np.arange(n, dtype=np.float32)[:, None] + user
+    return SourceRequest(
+        {
+            "users": Tensor.from_numpy(np.full((n, 1), user, np.float32)),
+            "products": Tensor.from_numpy(products),
+        },
+        {"predictions": TensorSpec(DType.DT_FLOAT, (n, 1))},
+        "recommender",
+    )
+
+
+def test_ragged_records_all_take_one_ragged_template() -> None:
+    for cache in (fast_decode.REQUESTS.caches, fast_decode.RESULTS.caches):
+        cache.uniform.clear()
+        cache.ragged.clear()
+    counts = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 200]
+    payloads = [encode_source_request(recommender_request(n, float(i))) for i, n in enumerate(counts)]
+    out = fast_decode.decode_source_requests(payloads, 1 << 26)
+    assert not out.decoded and not out.failures and not out.leftover
+    assert sum(len(g) for g in out.groups) == len(counts)
+    fast, generic = decode_source_requests(payloads), decode_source_requests(payloads, fast=False)
+    assert_same_batches(fast, generic)
+    (group,) = fast.groups
+    assert np.diff(group.row_splits).tolist() == counts
+    assert [e["predictions"].shape for e in group.expected_outputs] == [(n, 1) for n in counts]
+
+    results = encode_serving_results(group.inputs, {"predictions": group.inputs["products"]}, METAS[0], "r")
+    out_results = fast_decode.decode_serving_results(results, 1 << 26)
+    assert not out_results.decoded and not out_results.failures and not out_results.leftover
+    assert_same_batches(decode_serving_results(results), decode_serving_results(results, fast=False))

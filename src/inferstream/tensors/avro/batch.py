@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from inferstream.tensors.avro import fastpath, generic
+from inferstream.tensors.avro import fast_decode, fast_encode, generic
 from inferstream.tensors.avro.convert import DEFAULT_MAX_TENSOR_BYTES
 from inferstream.tensors.avro.records import (
     DEFAULT_DATATYPE,
@@ -71,7 +71,13 @@ def decode_source_requests(
     failures: list[RecordFailure] = []
     leftover: Sequence[int] = range(len(payloads))
     if fast:
-        groups, decoded, failures, leftover = fastpath.decode_source_requests(payloads, max_bytes)
+        outcome = fast_decode.decode_source_requests(payloads, max_bytes)
+        groups, decoded, failures, leftover = (
+            outcome.groups,
+            outcome.decoded,
+            outcome.failures,
+            outcome.leftover,
+        )
     for i in leftover:
         try:
             decoded.append((i, generic.decode_source_request(payloads[i], max_bytes)))
@@ -112,7 +118,7 @@ def encode_source_requests(
     specs = _per_record({} if expected_outputs is None else expected_outputs, n, "expected_outputs")
     kinds = _per_record(datatypes, n, "datatypes")
     if fast:
-        payloads = fastpath.encode_source_requests(inputs, specs, kinds)
+        payloads = fast_encode.encode_source_requests(inputs, specs, kinds)
         if payloads is not None:
             return payloads
     return [
@@ -142,7 +148,7 @@ def encode_serving_results(
     metas = _per_record(metadata, n, "metadata")
     kinds = _per_record(datatypes, n, "datatypes")
     if fast:
-        payloads = fastpath.encode_serving_results(inputs, outputs, metas, kinds)
+        payloads = fast_encode.encode_serving_results(inputs, outputs, metas, kinds)
         if payloads is not None:
             return payloads
     out = []
@@ -170,7 +176,9 @@ def decode_serving_results(
     failures: list[RecordFailure] = []
     leftover: Sequence[int] = range(len(payloads))
     if fast:
-        groups, decoded, failures, leftover = fastpath.decode_serving_results(payloads, max_bytes)
+        result_outcome = fast_decode.decode_serving_results(payloads, max_bytes)
+        groups = result_outcome.groups
+        decoded, failures, leftover = result_outcome.decoded, result_outcome.failures, result_outcome.leftover
     for i in leftover:
         try:
             decoded.append((i, generic.decode_serving_result(payloads[i], max_bytes)))

@@ -32,7 +32,7 @@ FIXED_WIDTH: dict[DType, np.dtype[Any]] = {
     DType.DT_COMPLEX64: np.dtype("<c8"),  # an Avro {real, imaginary} pair has numpy's complex layout
     DType.DT_COMPLEX128: np.dtype("<c16"),
 }
-_SYMBOL_INDEX = {"DT_FLOAT": 0, "DT_DOUBLE": 1, "DT_INT64": 2, "DT_INT32": 3, "DT_STRING": 4, "DT_BOOL": 5}
+SYMBOL_INDEX = {"DT_FLOAT": 0, "DT_DOUBLE": 1, "DT_INT64": 2, "DT_INT32": 3, "DT_STRING": 4, "DT_BOOL": 5}
 
 SlotKey = tuple[str, str]  # (section, tensor name), e.g. ("inputs", "transaction")
 
@@ -139,7 +139,7 @@ def tensor_segments(key: SlotKey, t: TensorLike, with_data: bool) -> list[bytes 
         raise NotTemplatable(f"{t.dtype.value} values are varints or strings")
     shape = tuple(t.shape)
     names = t.dim_names if len(t.dim_names) == len(shape) else ("",) * len(shape)
-    head = bytearray(varint(_SYMBOL_INDEX[symbol]))
+    head = bytearray(varint(SYMBOL_INDEX[symbol]))
     if shape:
         head += varint(len(shape))
         for size, name in zip(shape, names, strict=True):
