@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -143,18 +144,18 @@ class ManagedProcess:
             time.sleep(0.05)
         return self.popen.wait()
 
-    def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
-        """Signal the process group, wait ``grace`` seconds, then kill it."""
-        if self.popen is None or self.popen.poll() is not None:
+    def stop(self, sig: int = signal.SIGTERM, grace: float = 20.0) -> None:
+        """Signal the process (it stops its own children), wait ``grace`` seconds, then kill its
+        whole process group, so nothing it started outlives it."""
+        if self.popen is None:
             return
-        self.final_cpu_seconds = tree_cpu_seconds(self.popen.pid)
-        self.child_cpu_seconds = labelled_descendants_cpu(self.popen.pid)
-        try:
-            os.killpg(self.popen.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
+        if self.popen.poll() is None:
+            self.final_cpu_seconds = tree_cpu_seconds(self.popen.pid)
+            self.child_cpu_seconds = labelled_descendants_cpu(self.popen.pid)
+            self.popen.send_signal(sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=grace)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)  # leftovers of the group, if any
+        if self.popen.poll() is None:
             self.popen.wait(timeout=grace)
