@@ -191,3 +191,40 @@ def test_records_survive_a_broker_kill_and_restart(tmp_path_factory: pytest.Temp
         assert set(got) == {f"a{i}".encode() for i in range(500)} | {f"b{i}".encode() for i in range(500)}
     finally:
         broker.stop()
+
+
+def test_a_full_local_queue_makes_send_wait_and_every_record_arrives(bootstrap: str) -> None:
+    topic = unique("full")
+
+    async def scenario() -> None:
+        # A 50-record local queue: batches of 400 must wait for acknowledgements, never fail.
+        transport = KafkaTransport(bootstrap, **{"producer.queue.buffering.max.messages": 50})
+        await transport.create_topics([TopicSpec(topic, partitions=2)])
+        producer = transport.producer("p")
+        acks = [await producer.send(topic, [f"{b}-{i}".encode() for i in range(400)]) for b in range(5)]
+        await asyncio.gather(*acks)
+        await producer.flush(timeout=10)
+        consumer = transport.consumer(unique("g"), [topic], "c")
+        got = [v for batch in await drain([consumer], 2000) for v in batch.values]
+        assert sorted(got) == sorted(f"{b}-{i}".encode() for b in range(5) for i in range(400))
+        await consumer.close()
+        await producer.close()
+
+    run(scenario())
+
+
+def test_keyed_batches_report_every_record_and_resolve(bootstrap: str) -> None:
+    topic = unique("keyed")
+
+    async def scenario() -> None:
+        transport = KafkaTransport(bootstrap)
+        await transport.create_topics([TopicSpec(topic, partitions=3)])
+        producer = transport.producer("p")
+        ack = await producer.send(topic, [b"a", b"b", b"c"], [b"k1", None, b"k2"])
+        await asyncio.wait_for(ack, 30)
+        empty = await producer.send(topic, [])
+        await empty  # nothing to send resolves at once
+        await producer.close()
+        assert await transport.lag(unique("g"), [topic]) == 3  # a group that read nothing lags by all
+
+    run(scenario())
