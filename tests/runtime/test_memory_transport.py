@@ -81,3 +81,17 @@ def test_unknown_topic_and_transport_are_clear_errors() -> None:
     run(scenario())
     with pytest.raises(TransportError, match="unknown transport 'carrier-pigeon'"):
         load_transport("carrier-pigeon")
+
+
+def test_a_topic_nobody_consumes_keeps_its_newest_records_instead_of_blocking() -> None:
+    async def scenario() -> None:
+        transport = MemoryTransport(capacity=10)
+        await transport.create_topics([TopicSpec("dead-letters")])
+        producer = transport.producer("p")
+        for i in range(30):
+            await asyncio.wait_for(producer.send("dead-letters", [str(i).encode()] * 3), 1)
+        held = transport.partitions("dead-letters")[0]
+        assert held.end == 90 and held.end - held.start <= 12
+        assert held.read(0, 100)[1][-1] == b"29"
+
+    run(scenario())

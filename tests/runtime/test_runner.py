@@ -120,3 +120,18 @@ def test_an_instance_that_cannot_start_ends_the_run_with_its_reason() -> None:
     summary = runner.stats.snapshot()
     assert summary["ok"] is False
     assert "could not start: FileNotFoundError" in summary["streamlets"]["sink"]["failures"][0]
+
+
+def test_run_for_stops_an_endless_source_and_the_progress_hook_sees_counts() -> None:
+    seen: list[int] = []
+    plan = numbers_plan(conf=["source.rate=5000"])
+    runner = run_pipeline(
+        plan,
+        run_for=0.5,
+        progress_interval=0.1,
+        on_progress=lambda stats: seen.append(stats.snapshot()["streamlets"]["sink"]["records_in"]),
+    )
+    emitted = runner.instance("source").stats.outlet("out").records
+    assert 0 < emitted < 20_000
+    assert sorted(collected(runner)) == [2 * n for n in range(emitted)]
+    assert len(seen) >= 3 and seen[-1] == emitted and seen == sorted(seen)

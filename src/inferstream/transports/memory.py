@@ -134,6 +134,7 @@ class MemoryTransport(Transport):
         return held.end - (held.start if floor is None else floor)
 
     def _min_committed(self, tp: TopicPartition) -> int | None:
+        """The lowest committed offset over the groups reading ``tp``; None if no group reads it."""
         floors = [g.committed.get(tp, 0) for g in self._groups.values() if tp.topic in g.topics]
         return min(floors) if floors else None
 
@@ -228,15 +229,23 @@ class MemoryProducer(Producer):
         transport = self._transport
         held = transport.partitions(topic)[index]
         changed = transport.changed
+        tp = TopicPartition(topic, index)
         async with changed:
             # Backpressure; a batch larger than the capacity still goes into an empty partition.
-            while transport.backlog(topic, index) > 0 and (
-                transport.backlog(topic, index) + len(values) > transport.capacity
+            while (
+                transport._min_committed(tp) is not None
+                and transport.backlog(topic, index) > 0
+                and (transport.backlog(topic, index) + len(values) > transport.capacity)
             ):
                 if transport._closed:
                     raise TransportError("the memory transport is closed")
                 await changed.wait()
             held.append(values, keys)
+            if transport._min_committed(tp) is None:
+                # Nobody consumes this topic (e.g. dead letters nobody reads): keep the newest
+                # ``capacity`` records, as a size-based retention would, instead of blocking forever.
+                while held.chunks and held.end - held.chunks[0].end >= transport.capacity:
+                    held.start = held.chunks.popleft().end
             changed.notify_all()
 
     async def flush(self, timeout: float | None = None) -> None:
