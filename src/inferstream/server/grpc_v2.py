@@ -12,20 +12,11 @@ from inferstream import __version__
 from inferstream.protos import v2_pb2
 from inferstream.server.codecs import decoding, output_tensors, parse_proto
 from inferstream.server.dataplane import DataPlane
-from inferstream.server.errors import not_found
-from inferstream.server.v2_types import v2_metadata
+from inferstream.server.v2_types import v2_metadata, v2_version
 from inferstream.tensors.v2 import infer_response_proto, parse_infer_request_proto
 
 PROTOCOL = "v2-grpc"
 SERVICE = "inference.GRPCInferenceService"
-
-
-def _version(text: str) -> int | None:
-    if not text:
-        return None
-    if not text.isdigit():
-        raise not_found(f"model version {text!r} not found: versions are numbers")
-    return int(text)
 
 
 class V2Grpc:
@@ -53,7 +44,7 @@ class V2Grpc:
 
     async def model_ready(self, data: bytes) -> bytes:
         request = parse_proto(v2_pb2.ModelReadyRequest, data)
-        self.dataplane.resolve(request.name, _version(request.version))
+        self.dataplane.resolve(request.name, v2_version(request.version))
         return bytes(v2_pb2.ModelReadyResponse(ready=True).SerializeToString())
 
     async def server_metadata(self, data: bytes) -> bytes:
@@ -62,7 +53,7 @@ class V2Grpc:
 
     async def model_metadata(self, data: bytes) -> bytes:
         request = parse_proto(v2_pb2.ModelMetadataRequest, data)
-        entry = self.dataplane.resolve(request.name, _version(request.version))
+        entry = self.dataplane.resolve(request.name, v2_version(request.version))
         meta = v2_metadata(entry, self.dataplane.versions(request.name), self.dataplane.signature(entry))
         response = v2_pb2.ModelMetadataResponse(
             name=meta["name"], versions=meta["versions"], platform=meta["platform"]
@@ -79,7 +70,7 @@ class V2Grpc:
         result = await self.dataplane.predict(
             request.model_name,
             {k: v.data for k, v in body.tensors.items()},
-            _version(request.model_version),
+            v2_version(request.model_version),
             output_names=body.requested_outputs,
             protocol=PROTOCOL,
         )

@@ -12,8 +12,7 @@ from inferstream import __version__
 from inferstream.server import jsonio
 from inferstream.server.codecs import decoding, output_tensors
 from inferstream.server.dataplane import DataPlane
-from inferstream.server.errors import not_found
-from inferstream.server.v2_types import v2_metadata
+from inferstream.server.v2_types import v2_metadata, v2_version
 from inferstream.tensors.v2 import infer_response_json, parse_infer_request_json
 
 PROTOCOL = "v2-rest"
@@ -24,12 +23,7 @@ def _json(payload: Any, status: int = 200, arrays: Iterable[npt.NDArray[Any]] = 
 
 
 def _version(request: web.Request) -> int | None:
-    text = request.match_info.get("version")
-    if text is None:
-        return None
-    if not text.isdigit():
-        raise not_found(f"model version {text!r} not found: versions are numbers")
-    return int(text)
+    return v2_version(request.match_info.get("version"))
 
 
 class V2Rest:

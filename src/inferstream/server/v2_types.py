@@ -1,4 +1,4 @@
-"""V2 model metadata: datatype names and shapes of a signature's tensors."""
+"""What both V2 adapters share: version strings, datatype names, model metadata."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from inferstream.models import Signature, TensorSpec
+from inferstream.server.errors import not_found
 from inferstream.server.repository import ModelVersion
 from inferstream.tensors.tensor import DType, TensorCodecError
 from inferstream.tensors.v2 import DATATYPE
@@ -21,6 +22,15 @@ _OTHER_DATATYPES = {
 
 # Platform names as Triton reports them, so V2 clients that switch on them recognise ours.
 _PLATFORMS = {"onnx": "onnxruntime_onnx", "tensorflow": "tensorflow_savedmodel", "sklearn": "sklearn"}
+
+
+def v2_version(text: str | None) -> int | None:
+    """A V2 ``model_version`` string as a version number; empty means the highest version."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise not_found(f"model version {text!r} not found: versions are numbers")
+    return int(text)
 
 
 def v2_datatype(dtype: np.dtype[Any]) -> str:
