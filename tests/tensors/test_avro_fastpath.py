@@ -27,6 +27,7 @@ from inferstream.tensors.avro import (
     encode_source_request,
     encode_source_requests,
     fast_decode,
+    fast_encode,
 )
 from inferstream.tensors.avro.templates import varint, varint_bytes, varint_widths
 
@@ -272,7 +273,12 @@ def test_ragged_records_all_take_one_ragged_template() -> None:
     assert np.diff(group.row_splits).tolist() == counts
     assert [e["predictions"].shape for e in group.expected_outputs] == [(n, 1) for n in counts]
 
-    results = encode_serving_results(group.inputs, {"predictions": group.inputs["products"]}, METAS[0], "r")
+    fast_encode._ENCODE_TEMPLATES.clear()
+    outputs = {"predictions": group.inputs["products"]}
+    metas = [METAS[i % 3] for i in range(len(counts))]  # some error records among them
+    results = encode_serving_results(group.inputs, outputs, metas, "r")
+    assert results == encode_serving_results(group.inputs, outputs, metas, "r", fast=False)
+    assert not fast_encode._ENCODE_TEMPLATES  # one ragged layout, not one template per row count
     out_results = fast_decode.decode_serving_results(results, 1 << 26)
     assert not out_results.decoded and not out_results.failures and not out_results.leftover
     assert_same_batches(decode_serving_results(results), decode_serving_results(results, fast=False))

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.tensors.avro.grouping import BoundedCache, codes, split_by
+from inferstream.tensors.avro.ragged import Count, Data, Leading, Part, map_parts
 from inferstream.tensors.avro.records import ModelResultMetadata, TensorSpec
 from inferstream.tensors.avro.stacked import Int64Array, StackedTensor
 from inferstream.tensors.avro.templates import (
@@ -28,6 +29,7 @@ from inferstream.tensors.avro.templates import (
     map_segments,
     record_infos,
     slot_bytes,
+    slot_bytes_ragged,
     varint_bytes,
     varint_widths,
 )
@@ -46,11 +48,13 @@ def _render_groups(
     per_record_keys: Sequence[Int64Array],
     layout: Callable[[int, dict[str, dict[str, TensorInfo]]], tuple[Hashable, Segments]],
     longs: Mapping[SlotKey, Int64Array] | None = None,
+    subset: Int64Array | None = None,
 ) -> list[bytes] | None:
-    """Render ``n`` records, one template per group of records with equal keys; None if not templatable.
+    """Render ``n`` records (or only ``subset``), one template per group of records with equal keys
+    (rows per tensor, ``per_record_keys``, encoded widths of ``longs``); None if not templatable.
 
-    ``longs`` are per-record Avro longs written through VarintSlots; records are grouped by their
-    encoded widths, which ``layout`` reads back with ``varint_width(key, record)``.
+    ``longs`` are per-record Avro longs written through VarintSlots. Records outside ``subset``
+    come back as empty payloads.
     """
     sections = [(section, name, s) for section, m in stacks.items() for name, s in m.items()]
     if any(s.dtype not in FIXED_WIDTH for _, _, s in sections):
@@ -59,7 +63,8 @@ def _render_groups(
     widths = [varint_widths(v) for v in (longs or {}).values()]
     keys = np.stack([*rows.values(), *per_record_keys, *widths]) if n else np.zeros((1, 0))
     out: list[bytes] = [b""] * n
-    for records in split_by(keys):
+    for part in split_by(keys if subset is None else keys[:, subset]):
+        records = part if subset is None else subset[part]
         first = int(records[0])
         infos: dict[str, dict[str, TensorInfo]] = {}
         for section, m in stacks.items():
@@ -87,6 +92,53 @@ def _render_groups(
 
 
 START, DURATION = ("metadata", "startTime"), ("metadata", "duration")
+RAGGED_FROM = 4  # distinct row-count combinations in a batch from which one ragged template pays
+
+
+def _render_ragged(
+    parts: Sequence[Part | VarintSlot],
+    records: Int64Array,
+    stacks: Mapping[SlotKey, StackedTensor],
+    longs: Mapping[SlotKey, Int64Array],
+) -> list[bytes]:
+    """Render records whose tensors differ in their leading dims from one ragged layout."""
+    rows = {key: np.diff(s.row_splits)[records] for key, s in stacks.items()}
+    ones = np.ones(len(records), dtype=np.int64)
+    sizes = []
+    for part in parts:
+        if isinstance(part, bytes):
+            sizes.append(np.full(len(records), len(part), dtype=np.int64))
+        elif isinstance(part, Leading):
+            sizes.append(varint_widths(rows[part.key]))
+        elif isinstance(part, Count):
+            sizes.append(varint_widths(rows.get(part.key, ones) * part.per_row))
+        elif isinstance(part, VarintSlot):
+            sizes.append(varint_widths(longs[part.key][records]))
+        else:
+            sizes.append(rows.get(part.key, ones) * part.row_bytes)
+    size = np.stack(sizes)
+    lengths = size.sum(axis=0)
+    ends = np.cumsum(lengths)
+    offsets = (ends - lengths)[None, :] + np.cumsum(size, axis=0) - size
+    out = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
+    for part, where, width in zip(parts, offsets, size, strict=True):
+        if isinstance(part, bytes):
+            out[where[:, None] + np.arange(len(part))] = np.frombuffer(part, dtype=np.uint8)
+        elif isinstance(part, Data):
+            src = slot_bytes_ragged(stacks[part.key], records).reshape(-1)
+            out[np.repeat(where - (np.cumsum(width) - width), width) + np.arange(len(src))] = src
+        else:
+            if isinstance(part, Leading):
+                values = rows[part.key]
+            elif isinstance(part, Count):
+                values = rows.get(part.key, ones) * part.per_row
+            else:
+                values = longs[part.key][records]
+            for w in np.unique(width).tolist():
+                sel = width == w
+                out[where[sel][:, None] + np.arange(w)] = varint_bytes(values[sel], w)
+    data = out.tobytes()
+    return [data[e - k : e] for e, k in zip(ends.tolist(), lengths.tolist(), strict=True)]
 
 
 def encode_serving_results(
@@ -126,7 +178,75 @@ def encode_serving_results(
         ]
 
     stacks = {"inputs": inputs, "outputs": outputs}
-    return _render_groups(n, stacks, [codes(texts), codes(kinds)], layout, longs)
+    keys = [codes(texts), codes(kinds)]
+    if any(s.dtype not in FIXED_WIDTH for m in stacks.values() for s in m.values()):
+        return None
+    row_keys = np.stack([np.diff(s.row_splits) for m in stacks.values() for s in m.values()] or [np.zeros(n)])
+    if n < RAGGED_FROM or len(split_by(row_keys)) < RAGGED_FROM:
+        return _render_groups(n, stacks, keys, layout, longs)
+    return _encode_ragged_results(n, stacks, keys, texts, kinds, longs, layout)
+
+
+def _encode_ragged_results(
+    n: int,
+    stacks: dict[str, Mapping[str, StackedTensor]],
+    keys: list[Int64Array],
+    texts: Sequence[tuple[str, str, str]],
+    kinds: Sequence[str],
+    longs: dict[SlotKey, Int64Array],
+    layout: Callable[[int, dict[str, dict[str, TensorInfo]]], tuple[Hashable, Segments]],
+) -> list[bytes] | None:
+    """One ragged layout per metadata text and datatype; records with an empty tensor (whose
+    array is encoded differently) are rendered per row count instead."""
+    keyed = {(section, name): s for section, m in stacks.items() for name, s in m.items()}
+    failed = np.fromiter((bool(t[0]) for t in texts), dtype=bool, count=n)
+    has_rows = np.ones(n, dtype=bool)
+    for (section, _), s in keyed.items():
+        if not s.scalar:
+            has_rows &= (np.diff(s.row_splits) > 0) | (failed if section == "outputs" else False)
+    out: list[bytes] = [b""] * n
+    for part in split_by(np.stack(keys)[:, has_rows]):
+        records = np.flatnonzero(has_rows)[part]
+        first = int(records[0])
+        errors, model, source = texts[first]
+        used = {k: s for k, s in keyed.items() if not (errors and k[0] == "outputs")}
+        infos = {
+            section: record_infos(m, [int(np.diff(s.row_splits)[first]) for s in m.values()])
+            for section, m in stacks.items()
+        }
+        try:
+            parts = [
+                *map_parts("inputs", infos["inputs"], True),
+                *map_parts("outputs", {} if errors else infos["outputs"], True),
+                avro_string(errors) + avro_string(model) + avro_string(source),
+                VarintSlot(START, 0),
+                VarintSlot(DURATION, 0),
+                avro_string(kinds[first]),
+            ]
+        except NotTemplatable:
+            return None
+        for i, payload in zip(
+            records.tolist(), _render_ragged(_merged(parts), records, used, longs), strict=True
+        ):
+            out[i] = payload
+    rest = np.flatnonzero(~has_rows)
+    if rest.size:
+        uniform = _render_groups(n, stacks, keys, layout, longs, subset=rest)
+        if uniform is None:
+            return None
+        for i in rest.tolist():
+            out[i] = uniform[i]
+    return out
+
+
+def _merged(parts: Sequence[Part | VarintSlot]) -> list[Part | VarintSlot]:
+    merged: list[Part | VarintSlot] = []
+    for p in parts:
+        if isinstance(p, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += p
+        elif not (isinstance(p, bytes) and not p):
+            merged.append(p)
+    return merged
 
 
 def encode_source_requests(

@@ -257,6 +257,26 @@ def slot_bytes(stack: StackedTensor, records: npt.NDArray[np.int64], rows: int) 
     return wire_values.view(np.uint8).reshape(len(records), -1)
 
 
+def slot_bytes_ragged(stack: StackedTensor, records: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    """The wire bytes of ``records``' rows, one record after the other (rows may differ per record)."""
+    wire = FIXED_WIDTH[stack.dtype]
+    n_all = len(stack)
+    if (
+        len(records) == n_all
+        and (n_all < 2 or bool((np.diff(records) == 1).all()))
+        and stack.row_splits[0] == 0
+    ):
+        picked = stack.values[: int(stack.row_splits[-1])]
+    else:
+        starts, counts = stack.row_splits[records], np.diff(stack.row_splits)[records]
+        ends = np.cumsum(counts)
+        picked = stack.values[
+            np.repeat(starts - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
+        ]
+    wire_values = np.ascontiguousarray(picked, dtype=wire) if wire.kind != "u" else picked.astype(np.uint8)
+    return wire_values.view(np.uint8).reshape(-1)
+
+
 def record_infos(stacks: Mapping[str, StackedTensor], rows: Sequence[int]) -> dict[str, TensorInfo]:
     """Per-record tensor shapes of stacks whose records have ``rows`` rows each."""
     infos = {}
