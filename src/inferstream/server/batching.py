@@ -25,8 +25,12 @@ def _shape_key(inputs: Arrays) -> tuple[Any, ...]:
     return tuple((name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items()))
 
 
-def _rows(inputs: Arrays) -> int:
-    return int(next(iter(inputs.values())).shape[0]) if inputs else 0
+def rows_of(inputs: Arrays) -> int:
+    """Rows of a request: the first dimension of its inputs (1 for scalars, 0 for no inputs)."""
+    first = next(iter(inputs.values()), None)
+    if first is None:
+        return 0
+    return int(first.shape[0]) if first.ndim else 1
 
 
 @dataclass
@@ -60,7 +64,7 @@ class AdaptiveBatcher:
 
     async def submit(self, inputs: Arrays) -> Arrays:
         future: asyncio.Future[Arrays] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(inputs, _rows(inputs), _shape_key(inputs), future))
+        self._queue.append(_Pending(inputs, rows_of(inputs), _shape_key(inputs), future))
         self._wakeup.set()
         return await future
 

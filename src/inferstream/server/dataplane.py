@@ -17,7 +17,7 @@ from typing import Any
 import numpy.typing as npt
 
 from inferstream.models import Arrays, ModelInputError, Signature, UnknownSignatureError
-from inferstream.server.batching import AdaptiveBatcher
+from inferstream.server.batching import AdaptiveBatcher, rows_of
 from inferstream.server.errors import ErrorKind, ServerError, invalid, not_found
 from inferstream.server.metrics import ServerMetrics
 from inferstream.server.repository import ModelRepository, ModelVersion
@@ -127,7 +127,7 @@ class DataPlane:
     async def _run(self, entry: ModelVersion, signature: Signature, inputs: Arrays) -> Arrays:
         if not (self.batching.enabled and signature.batched):
             loop = asyncio.get_running_loop()
-            self.metrics.batch_rows.labels(entry.name).observe(_rows(inputs))
+            self.metrics.batch_rows.labels(entry.name).observe(rows_of(inputs))
             return await loop.run_in_executor(self._executor, entry.model.run, signature, inputs)
         return await self._batcher(entry, signature).submit(inputs)
 
@@ -158,8 +158,3 @@ class DataPlane:
         await asyncio.gather(*(b.close() for b in self._batchers.values()))
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.repository.close()
-
-
-def _rows(inputs: Arrays) -> int:
-    first = next(iter(inputs.values()), None)
-    return int(first.shape[0]) if first is not None and first.ndim else 1
