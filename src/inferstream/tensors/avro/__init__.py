@@ -1,9 +1,14 @@
 """Avro codecs for the tensor records of the original system (``tensorflow.*.avro`` schemas).
 
 Single records: ``encode_<record>(record) -> bytes`` / ``decode_<record>(bytes) -> record``
-(schemaless binary, as Kafka carries them). Batches (the hot path): ``decode_source_requests``,
-``encode_serving_results``, ``decode_serving_results``, ``encode_source_requests`` work on
-stacked numpy arrays (``StackedTensor``) and take a byte-template fast path where they can.
+(schemaless binary, as Kafka carries them; generic fastavro). Batches (the hot path):
+``decode_source_requests``, ``encode_serving_results``, ``decode_serving_results``,
+``encode_source_requests`` work on stacked numpy arrays (``StackedTensor``, with row splits) and
+take a byte-template fast path where they can, the generic codec elsewhere.
+
+Wire decisions: complex64/128 travel as ``DT_FLOAT``/``DT_DOUBLE`` with ``complex_*_data`` (the
+Avro enum has no complex symbols); a tensor with no data field is a shape-only ``TensorSpec``
+(expected outputs) or, where values are required, an error unless it has zero elements.
 """
 
 from inferstream.tensors.avro.batch import (

@@ -1,9 +1,11 @@
 """Batch codecs: many payloads to stacked arrays and back (the model-serving hot path).
 
-Each function takes the fast path (``templates``: a byte layout learned once per record shape,
-checked by byte comparison, numbers moved with numpy for the whole batch) for what matches, and
-the generic fastavro codec for everything else, so the result never depends on which path ran.
-Decoding never fails a whole batch: a bad payload becomes a ``RecordFailure`` at its index.
+Each function takes the fast path for what it can (``fast_decode`` / ``fast_encode``: byte
+layouts learned once per record shape — uniform ``templates`` for records of one size, ``ragged``
+ones for records whose leading dims differ — checked by byte comparison, numbers moved with numpy
+for the whole batch) and the generic fastavro codec for everything else, so the result never
+depends on which path ran (``fast=False`` forces the generic one). Decoding never fails a whole
+batch: a bad payload becomes a ``RecordFailure`` at its index.
 """
 
 from __future__ import annotations
