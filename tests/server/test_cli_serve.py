@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -86,3 +87,20 @@ def test_model_repository_option_serves_every_model_folder(model_repo: Path) -> 
     models = _parse_models(["extra=/somewhere/else"], model_repo)
     assert models["linear"] == model_repo / "linear" and models["extra"] == Path("/somewhere/else")
     assert {"linear", "regressor", "classifier", "seed-fraud", "tf-autoencoder"} <= set(models)
+
+
+def test_busy_port_and_bad_option_are_clear_errors(model_repo: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        serve = [INFERSTREAM, "serve", "--model", f"linear={model_repo / 'linear'}"]
+        result = subprocess.run(
+            [*serve, "--port", str(port), "--no-grpc"], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 2
+    assert "Cannot bind" in result.stdout.replace("\n", "") and "--port" in result.stdout
+    result = subprocess.run(
+        [*serve, "--max-batch-size", "0"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and "max-batch-size" in result.stdout + result.stderr

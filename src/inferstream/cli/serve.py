@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -46,24 +47,31 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 opens the server to the network.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option("--port", "--rest-port", help="REST port (0: any free port).")] = 8501,
-    grpc_port: Annotated[int, typer.Option(help="gRPC port (0: any free port).")] = 8500,
+    port: Annotated[
+        int, typer.Option("--port", "--rest-port", min=0, max=65535, help="REST port (0: any free port).")
+    ] = 8501,
+    grpc_port: Annotated[int, typer.Option(min=0, max=65535, help="gRPC port (0: any free port).")] = 8500,
     no_grpc: Annotated[bool, typer.Option("--no-grpc", help="Serve REST only.")] = False,
-    max_batch_size: Annotated[int, typer.Option(help="Most rows merged into one inference call.")] = 256,
+    max_batch_size: Annotated[
+        int, typer.Option(min=1, help="Most rows merged into one inference call.")
+    ] = 256,
     max_batch_wait_ms: Annotated[
-        float, typer.Option(help="Hold a batch open this long for more requests (0: take what is queued).")
+        float,
+        typer.Option(min=0, help="Hold a batch open this long for more requests (0: take what is queued)."),
     ] = 0.0,
     no_batching: Annotated[
         bool, typer.Option("--no-batching", help="One inference call per request.")
     ] = False,
     batch_workers: Annotated[
-        int, typer.Option(help="Batched inference calls in flight per model version.")
+        int, typer.Option(min=1, help="Batched inference calls in flight per model version.")
     ] = 1,
-    inference_threads: Annotated[int, typer.Option(help="Threads running model calls.")] = 2,
+    inference_threads: Annotated[int, typer.Option(min=1, help="Threads running model calls.")] = 2,
     poll_seconds: Annotated[
-        float, typer.Option(help="Look for new version folders this often and serve them (0: never).")
+        float, typer.Option(min=0, help="Look for new version folders this often and serve them (0: never).")
     ] = 0.0,
-    max_request_mb: Annotated[float, typer.Option(help="Largest accepted request body, in MiB.")] = 64.0,
+    max_request_mb: Annotated[
+        float, typer.Option(min=0.01, help="Largest accepted request body, in MiB.")
+    ] = 64.0,
     ready_file: Annotated[
         Path | None, typer.Option(help="Write {host, rest_port, grpc_port, pid} as JSON here once serving.")
     ] = None,
@@ -78,6 +86,7 @@ def serve(
     from inferstream.server.settings import BatchingSettings, ServerSettings
 
     models = _parse_models(model, model_repository)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = ServerSettings(
         host=host,
         rest_port=port,
