@@ -20,9 +20,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from inferstream.executors.base import ModelExecutor
-from inferstream.executors.batching import MicroBatcher, RecordOutcome
+from inferstream.executors.batching import CallInfo, MicroBatcher, Segment
 from inferstream.executors.config import ExecutorConfig, TlsConfig
-from inferstream.executors.errors import ExecutorError
+from inferstream.executors.errors import ErrorKind, ExecutorError
 from inferstream.executors.factory import open_executor
 from inferstream.observability.metrics import ServingMetrics
 from inferstream.observability.stats import ExecutionStatistics
@@ -284,56 +284,58 @@ class ModelServing(ServerStreamlet, Processor):
         """Payloads of the results, in the order of the decoded (good) records."""
         assert self.batcher is not None
         groups = decoded.groups
-        outcomes = await asyncio.gather(*(self.batcher.score(_records(group)) for group in groups))
+        batcher = self.batcher
+        answers = await asyncio.gather(*(
+            batcher.score_stacked({n: s.values for n, s in g.inputs.items()}, g.row_splits) for g in groups
+        ))
+        if len(groups) == 1:
+            return self._encode(groups[0], answers[0])
         ordered: list[tuple[int, bytes]] = []
-        for group, group_outcomes in zip(groups, outcomes, strict=True):
-            payloads = self._encode(group, group_outcomes)
-            ordered.extend(zip(group.indices.tolist(), payloads, strict=True))
+        for group, segments in zip(groups, answers, strict=True):
+            ordered.extend(zip(group.indices.tolist(), self._encode(group, segments), strict=True))
         ordered.sort(key=lambda item: item[0])
         return [payload for _, payload in ordered]
 
-    def _encode(self, group: SourceRequestGroup, outcomes: list[RecordOutcome]) -> list[bytes]:
-        outcomes = [self._renamed(o) for o in outcomes]
-        names = next((list(o.outputs) for o in outcomes if o.outputs is not None), [])
-        metadata = [self._metadata(o, names) for o in outcomes]
-        outputs: dict[str, StackedTensor] = {}
-        for name in names:
-            try:
-                outputs[name] = _stack([o.outputs.get(name) if o.outputs and not m.errors else None
-                                        for o, m in zip(outcomes, metadata, strict=True)])
-            except TensorCodecError as exc:
-                metadata = [ModelResultMetadata(f"output {name!r} cannot be written: {exc}", m.model_name,
-                                                m.source, m.start_time, m.duration) for m in metadata]
-                outputs = {}
-                break
+    def _encode(self, group: SourceRequestGroup, segments: list[Segment]) -> list[bytes]:
+        """ServingResults of one group: outputs stacked per name, one metadata per call."""
+        segments = [self._checked(s) for s in segments]
+        names = next((sorted(s.outputs) for s in segments if s.outputs is not None), [])
+        segments = [self._checked(s, names) for s in segments]
+        metadata: list[ModelResultMetadata] = []
+        for segment in segments:
+            metadata.extend([self._metadata(segment.call)] * (segment.end - segment.first))
         try:
+            outputs = _stack_outputs(group.row_splits, segments, names)
             return encode_serving_results(group.inputs, outputs, metadata, group.datatypes)
-        except TensorCodecError as exc:  # never lose the records: send them as errors without outputs
+        except (TensorCodecError, ValueError) as exc:  # never lose the records: errors without outputs
             failed = [ModelResultMetadata(f"result cannot be encoded: {exc}", m.model_name, m.source,
                                           m.start_time, m.duration) for m in metadata]
             return encode_serving_results(group.inputs, {}, failed, group.datatypes)
 
-    def _renamed(self, outcome: RecordOutcome) -> RecordOutcome:
-        if not self.renames or outcome.outputs is None:
-            return outcome
-        outputs = {self.renames.get(k, k): v for k, v in outcome.outputs.items()}
-        return RecordOutcome(outputs, outcome.error, outcome.error_kind, outcome.source,
-                             outcome.start_time_ms, outcome.duration_ms, outcome.batch_records)
+    def _checked(self, segment: Segment, names: list[str] | None = None) -> Segment:
+        """Apply ``rename-outputs``; with ``names``, fail a segment whose outputs differ from them."""
+        if segment.outputs is None:
+            return segment
+        if names is None:
+            if not self.renames:
+                return segment
+            outputs = {self.renames.get(k, k): v for k, v in segment.outputs.items()}
+            return Segment(segment.first, segment.end, outputs, segment.call)
+        if sorted(segment.outputs) == names:
+            return segment
+        call = segment.call
+        reason = f"outputs {sorted(segment.outputs)} differ from the other calls' {names}"
+        return Segment(segment.first, segment.end, None, CallInfo(
+            reason, ErrorKind.MALFORMED, call.source, call.start_time_ms, call.duration_ms, call.batch_records
+        ))
 
-    def _metadata(self, outcome: RecordOutcome, names: list[str]) -> ModelResultMetadata:
-        error = outcome.error
-        if not error and outcome.outputs is not None and sorted(outcome.outputs) != sorted(names):
-            error = f"outputs {sorted(outcome.outputs)} differ from the batch's {sorted(names)}"
-        if not error and outcome.outputs is not None:
-            kinds = {v.dtype.kind for v in outcome.outputs.values()}
-            if kinds - set("biufcSOU"):
-                error = f"output dtype kinds {sorted(kinds)} cannot be written"
+    def _metadata(self, call: CallInfo) -> ModelResultMetadata:
         return ModelResultMetadata(
-            errors=error,
+            errors=call.error,
             model_name=self.stats.name,
-            source=outcome.source,
-            start_time=outcome.start_time_ms,
-            duration=outcome.duration_ms,
+            source=call.source,
+            start_time=call.start_time_ms,
+            duration=call.duration_ms,
         )
 
     async def on_stop(self) -> None:
@@ -343,25 +345,25 @@ class ModelServing(ServerStreamlet, Processor):
             await self.executor.close()
 
 
-def _records(group: SourceRequestGroup) -> list[dict[str, npt.NDArray[Any]]]:
-    """Per-record views of a stacked group (no copies)."""
-    splits = group.row_splits.tolist()
-    stacks = {name: s.values for name, s in group.inputs.items()}
-    return [
-        {name: values[splits[i] : splits[i + 1]] for name, values in stacks.items()}
-        for i in range(len(group))
-    ]
-
-
-def _stack(pieces: list[npt.NDArray[Any] | None]) -> StackedTensor:
-    """One output over all records of a group; failed records contribute zero rows."""
-    template = _writable(next(p for p in pieces if p is not None))
-    empty = np.empty((0, *template.shape[1:]), dtype=template.dtype)
-    arrays = [empty if p is None else _writable(p) for p in pieces]
-    values = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
-    splits = np.zeros(len(arrays) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in arrays], out=splits[1:])
-    return StackedTensor(DType.from_numpy(values.dtype), values, splits)
+def _stack_outputs(
+    input_splits: npt.NDArray[np.int64], segments: list[Segment], names: list[str]
+) -> dict[str, StackedTensor]:
+    """Each output over all records of a group: a model answers row for row, so a scored record
+    has as many output rows as input rows; a failed record has none."""
+    if not names:
+        return {}
+    rows = np.diff(input_splits)
+    for segment in segments:
+        if segment.outputs is None:
+            rows[segment.first : segment.end] = 0
+    splits = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(rows, out=splits[1:])
+    stacked: dict[str, StackedTensor] = {}
+    for name in names:
+        pieces = [_writable(s.outputs[name]) for s in segments if s.outputs is not None]
+        values = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        stacked[name] = StackedTensor(DType.from_numpy(values.dtype), values, splits)
+    return stacked
 
 
 def _writable(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
