@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import grpc
+import pytest
 
 from inferstream import protos
 
@@ -100,6 +101,7 @@ def _shape(descriptor: Any) -> dict[str, tuple[int, int, bool, str]]:
 
 
 def test_tensorflow_core_protos_match_tensorflows_own() -> None:
+    from tensorflow.core.example import example_pb2, feature_pb2
     from tensorflow.core.framework import (
         resource_handle_pb2,
         tensor_pb2,
@@ -118,6 +120,13 @@ def test_tensorflow_core_protos_match_tensorflows_own() -> None:
         (protos.tensor_shape_pb2.TensorShapeProto.Dim, tensor_shape_pb2.TensorShapeProto.Dim),
         (protos.resource_handle_pb2.ResourceHandleProto, resource_handle_pb2.ResourceHandleProto),
         (protos.meta_graph_pb2.SignatureDef, meta_graph_pb2.SignatureDef),
+        (protos.example_pb2.Example, example_pb2.Example),
+        (protos.example_pb2.SequenceExample, example_pb2.SequenceExample),
+        *[
+            (getattr(protos.feature_pb2, name), getattr(feature_pb2, name))
+            for name in ("BytesList", "FloatList", "Int64List", "Feature", "Features", "FeatureList",
+                         "FeatureLists")
+        ],
     ]:
         assert _shape(ours.DESCRIPTOR) == _shape(theirs.DESCRIPTOR), ours.DESCRIPTOR.full_name
     # TensorInfo: every field we declare is TensorFlow's (composite_tensor = 5 is left out).
@@ -220,6 +229,13 @@ class _Servicers:
             response.outputs["y"].CopyFrom(request.inputs["x"])
             return response
 
+        def Regress(self, request: Any, context: Any) -> Any:
+            response = protos.regression_pb2.RegressionResponse()
+            for example in request.input.example_list.examples:
+                values = example.features.feature["x"].float_list.value
+                response.result.regressions.add(value=sum(values))
+            return response
+
     class Seldon(protos.seldon_pb2_grpc.SeldonServicer):  # type: ignore[misc]
         def Predict(self, request: Any, context: Any) -> Any:
             return protos.seldon_pb2.SeldonMessage(strData=request.strData.upper())
@@ -266,6 +282,18 @@ def test_services_answer_over_real_grpc_with_original_method_paths() -> None:
                 request.SerializeToString(), timeout=10
             )
             assert protos.predict_pb2.PredictResponse.FromString(raw).outputs["y"].float_val[1] == 2.0
+            regress = protos.regression_pb2.RegressionRequest()
+            example = regress.input.example_list.examples.add()
+            example.features.feature["x"].float_list.value.extend([1.0, 2.5])
+            raw = channel.unary_unary("/tensorflow.serving.PredictionService/Regress")(
+                regress.SerializeToString(), timeout=10
+            )
+            assert protos.regression_pb2.RegressionResponse.FromString(raw).result.regressions[0].value == 3.5
+            with pytest.raises(grpc.RpcError) as unimplemented:
+                protos.prediction_service_pb2_grpc.PredictionServiceStub(channel).Classify(
+                    protos.classification_pb2.ClassificationRequest(), timeout=10
+                )
+            assert unimplemented.value.code() is grpc.StatusCode.UNIMPLEMENTED
             seldon = channel.unary_unary("/seldon.protos.Seldon/Predict")(
                 protos.seldon_pb2.SeldonMessage(strData="hi").SerializeToString(), timeout=10
             )

@@ -22,6 +22,8 @@ from typing import Any
 from inferstream.protos.gen import _pool
 from inferstream.protos.gen.inference import grpc_service_pb2, grpc_service_pb2_grpc
 from inferstream.protos.gen.seldon_core.proto import prediction_pb2, prediction_pb2_grpc
+from inferstream.protos.gen.tensorflow.core.example import example_pb2 as _example_pb2
+from inferstream.protos.gen.tensorflow.core.example import feature_pb2 as _feature_pb2
 from inferstream.protos.gen.tensorflow.core.framework import (
     resource_handle_pb2 as _resource_handle_pb2,
 )
@@ -30,10 +32,13 @@ from inferstream.protos.gen.tensorflow.core.framework import tensor_shape_pb2 as
 from inferstream.protos.gen.tensorflow.core.framework import types_pb2 as _types_pb2
 from inferstream.protos.gen.tensorflow.core.protobuf import error_codes_pb2 as _error_codes_pb2
 from inferstream.protos.gen.tensorflow.core.protobuf import meta_graph_pb2 as _meta_graph_pb2
+from inferstream.protos.gen.tensorflow_serving.apis import classification_pb2 as _classification_pb2
 from inferstream.protos.gen.tensorflow_serving.apis import (
     get_model_metadata_pb2 as _get_model_metadata_pb2,
 )
 from inferstream.protos.gen.tensorflow_serving.apis import get_model_status_pb2 as _get_model_status_pb2
+from inferstream.protos.gen.tensorflow_serving.apis import inference_pb2 as _inference_pb2
+from inferstream.protos.gen.tensorflow_serving.apis import input_pb2 as _input_pb2
 from inferstream.protos.gen.tensorflow_serving.apis import model_pb2 as _model_pb2
 from inferstream.protos.gen.tensorflow_serving.apis import model_service_pb2 as _model_service_pb2
 from inferstream.protos.gen.tensorflow_serving.apis import (
@@ -46,6 +51,7 @@ from inferstream.protos.gen.tensorflow_serving.apis import (
 from inferstream.protos.gen.tensorflow_serving.apis import (
     prediction_service_pb2_grpc as _prediction_service_pb2_grpc,
 )
+from inferstream.protos.gen.tensorflow_serving.apis import regression_pb2 as _regression_pb2
 from inferstream.protos.gen.tensorflow_serving.util import status_pb2 as _status_pb2
 
 POOL: Any = _pool.POOL
@@ -58,6 +64,8 @@ resource_handle_pb2: Any = _resource_handle_pb2
 tensor_pb2: Any = _tensor_pb2
 meta_graph_pb2: Any = _meta_graph_pb2
 error_codes_pb2: Any = _error_codes_pb2
+feature_pb2: Any = _feature_pb2
+example_pb2: Any = _example_pb2
 
 # TensorFlow Serving (package ``tensorflow.serving``)
 status_pb2: Any = _status_pb2
@@ -65,6 +73,10 @@ model_pb2: Any = _model_pb2
 predict_pb2: Any = _predict_pb2
 get_model_metadata_pb2: Any = _get_model_metadata_pb2
 get_model_status_pb2: Any = _get_model_status_pb2
+input_pb2: Any = _input_pb2
+classification_pb2: Any = _classification_pb2
+regression_pb2: Any = _regression_pb2
+inference_pb2: Any = _inference_pb2
 model_service_pb2: Any = _model_service_pb2
 model_service_pb2_grpc: Any = _model_service_pb2_grpc
 prediction_service_pb2: Any = _prediction_service_pb2
@@ -80,9 +92,14 @@ v2_pb2_grpc: Any = grpc_service_pb2_grpc
 
 __all__ = [
     "POOL",
+    "classification_pb2",
     "error_codes_pb2",
+    "example_pb2",
+    "feature_pb2",
     "get_model_metadata_pb2",
     "get_model_status_pb2",
+    "inference_pb2",
+    "input_pb2",
     "meta_graph_pb2",
     "model_pb2",
     "model_service_pb2",
@@ -90,6 +107,7 @@ __all__ = [
     "predict_pb2",
     "prediction_service_pb2",
     "prediction_service_pb2_grpc",
+    "regression_pb2",
     "resource_handle_pb2",
     "seldon_pb2",
     "seldon_pb2_grpc",
