@@ -109,6 +109,7 @@ class Outcome(Generic[R, G]):
 
 
 def decode(kind: Kind[R, G], payloads: Sequence[bytes], max_bytes: int) -> Outcome[R, G]:
+    """Uniform pass, ragged pass, then learn from what is left (see the module docstring)."""
     n = len(payloads)
     lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
     out: Outcome[R, G] = Outcome([], [], [], [])
