@@ -166,9 +166,7 @@ class StreamletInstance:
         assert self._producer is not None
         for topic in topics:
             acks.append(await self._producer.send(topic, payloads, keys))
-        port = self.stats.outlet(outlet.name)
-        port.records += len(payloads)
-        port.batches += 1
+        self.stats.outlet(outlet.name).count(len(payloads))
         await asyncio.sleep(0)  # a source that never waits must not starve the other instances
 
     # -- ingress --------------------------------------------------------------------------------
@@ -252,8 +250,7 @@ class StreamletInstance:
     ) -> None:
         started = time.perf_counter()
         port = self.stats.inlet(inlet.name)
-        port.records += len(message_batch)
-        port.batches += 1
+        port.count(len(message_batch))
         acks: list[Awaitable[None]] = []
         values = message_batch.values
         records, failures = inlet.codec.decode(values)

@@ -162,4 +162,5 @@ class ProcessRunner:
             if process.returncode not in (0, None) and instance.failure is None:
                 instance.failure = f"exited with code {process.returncode}"
             stats.instances.append(instance)
+        stats.ended = time.monotonic()
         return stats, codes

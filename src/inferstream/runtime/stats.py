@@ -21,6 +21,16 @@ class PortStats:
     errors: int = 0  # records whose processing raised (they went to the dead letters)
     dead_letters: int = 0  # records that went to the dead-letter topic (decode or processing failure)
     busy_seconds: float = 0.0  # inlets: time spent in ``process``; latency = busy_seconds / batches
+    first_at: float = 0.0  # epoch seconds of the first batch (0: none yet); comparable across processes
+    last_at: float = 0.0  # epoch seconds of the latest batch
+
+    def count(self, records: int) -> None:
+        """Count one batch of ``records``."""
+        now = time.time()
+        self.records += records
+        self.batches += 1
+        self.first_at = self.first_at or now
+        self.last_at = now
 
     def add(self, other: PortStats) -> None:
         self.records += other.records
@@ -28,6 +38,9 @@ class PortStats:
         self.errors += other.errors
         self.dead_letters += other.dead_letters
         self.busy_seconds += other.busy_seconds
+        firsts = [t for t in (self.first_at, other.first_at) if t]
+        self.first_at = min(firsts) if firsts else 0.0
+        self.last_at = max(self.last_at, other.last_at)
 
 
 @dataclass
@@ -80,6 +93,8 @@ def _port_summary(port: PortStats, seconds: float) -> dict[str, Any]:
         "dead_letters": port.dead_letters,
         "records_per_s": _rate(port.records, seconds),
         "mean_batch_latency_s": port.busy_seconds / port.batches if port.batches else 0.0,
+        "first_at": port.first_at,
+        "last_at": port.last_at,
     }
 
 
@@ -90,6 +105,7 @@ class PipelineStats:
         self.app = app
         self.instances: list[InstanceStats] = []
         self.started = time.monotonic()
+        self.ended: float | None = None  # set by runners whose instances ran elsewhere
 
     def instance(self, streamlet: str, index: int) -> InstanceStats:
         stats = InstanceStats(streamlet, index)
@@ -97,6 +113,8 @@ class PipelineStats:
         return stats
 
     def elapsed(self) -> float:
+        if self.ended is not None:
+            return self.ended - self.started
         ends = [s.ended for s in self.instances]
         if self.instances and all(end is not None for end in ends):
             return max(end for end in ends if end is not None) - self.started
@@ -131,9 +149,12 @@ class PipelineStats:
         """The machine-readable account: per streamlet and per inlet/outlet (``--summary-json``)."""
         names = list(dict.fromkeys(s.streamlet for s in self.instances))
         streamlets = {name: self.streamlet_summary(name) for name in names}
+        ports = [p for s in self.instances for p in (*s.inlets.values(), *s.outlets.values()) if p.first_at]
         return {
             "app": self.app,
             "elapsed_s": self.elapsed(),
+            # first record emitted anywhere to last record consumed anywhere (epoch clocks)
+            "flow_s": max(p.last_at for p in ports) - min(p.first_at for p in ports) if ports else 0.0,
             "ok": not any(s.failure for s in self.instances),
             "streamlets": streamlets,
             "instances": [s.to_dict() for s in self.instances],
