@@ -127,7 +127,7 @@ def test_reads_dim_names() -> None:
         (dict(dtype=types_pb2.DT_STRING, tensor_shape=_shape(2), tensor_content=b"\x01\x05a"),
          "tensor_content", "string lengths"),
         (dict(dtype=types_pb2.DT_STRING, tensor_shape=_shape(2), tensor_content=b"\x81"),
-         "tensor_content", "truncated"),
+         "tensor_content", "truncated or malformed varint"),
     ],
 )  # fmt: skip
 def test_bad_messages_raise_the_typed_error(fields: dict[str, Any], field: str, reason: str) -> None:

@@ -25,7 +25,8 @@ _MIN_VARINT_VALUES = 1024
 _MAX_AVERAGE_VARINT_BYTES = 4
 
 
-def _varint(raw: bytes, pos: int, field: str) -> tuple[int, int]:
+def read_varint(raw: bytes, pos: int, field: str) -> tuple[int, int]:
+    """The varint at ``pos`` and the position after it."""
     value, shift = 0, 0
     while True:
         if pos >= len(raw) or shift > 63:
@@ -43,17 +44,17 @@ def _packed_run(raw: bytes, number: int, field: str) -> bytes | None:
     runs: list[bytes] = []
     pos = 0
     while pos < len(raw):
-        key, pos = _varint(raw, pos, field)
+        key, pos = read_varint(raw, pos, field)
         found, wire_type = key >> 3, key & 7
         if wire_type == 2:
-            length, pos = _varint(raw, pos, field)
+            length, pos = read_varint(raw, pos, field)
             if found == number:
                 runs.append(raw[pos : pos + length])
             pos += length
         elif found == number:
             return None  # unpacked elements: let protobuf read them
         elif wire_type == 0:
-            _, pos = _varint(raw, pos, field)
+            _, pos = read_varint(raw, pos, field)
         elif wire_type in (1, 5):
             pos += 8 if wire_type == 1 else 4
         else:

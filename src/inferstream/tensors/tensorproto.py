@@ -19,7 +19,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from inferstream.protos import tensor_pb2, types_pb2
-from inferstream.tensors.packed import Wire, read_packed, write_packed
+from inferstream.tensors.packed import Wire, read_packed, read_varint, write_packed
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 from inferstream.tensors.values import (
     DEFAULT_MAX_TENSOR_BYTES,
@@ -192,17 +192,8 @@ def _string_list(content: bytes, count: int, field: str, max_bytes: int) -> Arra
     lengths: list[int] = []
     pos = 0
     for _ in range(count):
-        value, shift = 0, 0
-        while True:
-            if pos >= len(content) or shift > 28:
-                raise TensorCodecError(field, "truncated or malformed string length prefix")
-            byte = content[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        lengths.append(value)
+        length, pos = read_varint(content, pos, field)
+        lengths.append(length)
     if pos + sum(lengths) != len(content):
         raise TensorCodecError(
             field, f"string lengths sum to {sum(lengths)} but {len(content) - pos} bytes follow"
