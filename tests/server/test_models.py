@@ -49,6 +49,8 @@ def test_input_errors_name_the_input_and_the_expectation(model_repo: Path) -> No
         "wrong shape": {"X": np.zeros((1, 5), np.float32)},
         "wrong rank": {"X": np.zeros(4, np.float32)},
         "wrong dtype": {"X": np.array([["a", "b", "c", "d"]])},
+        "booleans": {"X": np.ones((1, 4), dtype=bool)},
+        "complex": {"X": np.ones((1, 4), dtype=np.complex64)},
     }
     for case, inputs in cases.items():
         with pytest.raises(ModelInputError) as info:

@@ -59,7 +59,7 @@ class TensorSpec:
         """Return ``value`` cast to this spec's dtype, or raise ModelInputError saying what was expected.
 
         Casts within a kind family are allowed (float64 → float32, int → float), as TF Serving's JSON
-        API does; a string for a number or a float for an integer is an error.
+        API does; a string or a boolean for a number, or a float for an integer, is an error.
         """
         if self.shape is not None:
             got = f"got shape {list(value.shape)}"
@@ -74,7 +74,8 @@ class TensorSpec:
             return value
         if self.dtype.kind == "O" and value.dtype.kind in "USO":
             return value.astype(object)
-        if value.dtype.kind in "USO" or not np.can_cast(value.dtype, self.dtype, casting="same_kind"):
+        castable = np.can_cast(value.dtype, self.dtype, casting="same_kind")
+        if value.dtype.kind in "USO" or not castable or (value.dtype.kind == "b") != (self.dtype.kind == "b"):
             expected = f"expected dtype {self.dtype} ({self.describe()})"
             raise ModelInputError(self.name, f"{expected}, got {value.dtype}")
         return value.astype(self.dtype)
