@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ async def serve_until_stopped(
     settings: ServerSettings,
     models: Mapping[str, Path],
     ready_file: Path | None = None,
-    on_ready: Any = None,
+    on_ready: Callable[[BoundPorts, ModelServer], None] | None = None,
 ) -> None:
     """Run the server until SIGINT/SIGTERM; write the bound ports to ``ready_file`` when serving."""
     server = ModelServer(settings, models)
