@@ -179,3 +179,17 @@ def test_cli_verify_exits_non_zero_and_lists_problems(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["verify", "no-such-blueprint"])
     assert result.exit_code == 1
     assert "no blueprint file or packaged blueprint named 'no-such-blueprint'" in result.output
+
+
+def test_a_port_name_used_twice_in_a_class() -> None:
+    from inferstream.runtime.examples import NUMBERED
+    from inferstream.runtime.plan import _class_problems
+    from inferstream.runtime.streamlet import Inlet, Outlet, Processor
+
+    class Twice(Processor):
+        first = Inlet("in", NUMBERED)
+        second = Inlet("in", NUMBERED)
+        out = Outlet("out", NUMBERED)
+
+    (problem,) = _class_problems("streamlets.twice", Twice)
+    assert problem.message == "port name 'in' is used twice (first, second) in Twice"
