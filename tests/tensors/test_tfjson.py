@@ -101,7 +101,7 @@ def test_reads_tf_serving_responses_and_infers_types() -> None:
         ({"instances": [[1, 2], [3, [4]]]}, "instances", "ragged"),
         ({"instances": [1, "a"]}, "instances", "mixed"),
         ({"instances": ["a", 1]}, "instances", "int value where a string is expected"),
-        ({"inputs": {"x": [1.5, None]}}, "inputs[x]", "non-numeric"),
+        ({"inputs": {"x": [1.5, {}]}}, "inputs[x]", "non-numeric"),
         ({"instances": [1], "inputs": [1]}, "body", "cannot be mixed"),
         ({"signature_name": "s"}, "body", "neither"),
         ({"instances": {"x": 1}}, "instances", "list of rows"),

@@ -169,6 +169,17 @@ def test_bad_json_requests_raise_the_typed_error(body: Any, field: str, reason: 
     assert reason in caught.value.reason
 
 
+def test_null_in_float_data_reads_as_nan() -> None:
+    # orjson, which MLServer uses when installed, writes NaN as null.
+    body = {"outputs": [{"name": "y", "shape": [3], "datatype": "FP32", "data": [1.5, None, 2]}]}
+    values = parse_infer_response_json(body).tensors["y"].data
+    assert values.dtype == np.float32 and np.isnan(values[1]) and values[[0, 2]].tolist() == [1.5, 2.0]
+    for datatype in ("INT64", "BOOL", "BYTES"):
+        bad = {"outputs": [{"name": "y", "shape": [2], "datatype": datatype, "data": [1, None]}]}
+        with pytest.raises(TensorCodecError):
+            parse_infer_response_json(bad)
+
+
 def test_json_errors_limits_and_unencodable_tensors() -> None:
     with pytest.raises(TensorCodecError) as caught:
         parse_infer_response_json({"error": "Model fraud not found"})

@@ -173,11 +173,24 @@ def array_from_json(
     if dtype in (DType.DT_COMPLEX64, DType.DT_COMPLEX128):
         raise TensorCodecError(field, f"JSON cannot carry {dtype.value} values")
     array = _nested_array(field, value)
+    floats = dtype in (None, DType.DT_FLOAT, DType.DT_DOUBLE)
+    if array.dtype.kind == "O" and floats and _numbers_or_nulls(array):
+        # orjson-based servers (MLServer among them) write NaN as null: read null as NaN.
+        array = array.astype(np.float64)
+        dtype = dtype or default_float
     if array.dtype.kind in "OUS":
         raise TensorCodecError(field, "mixed, non-numeric or out-of-range values (or a ragged array)")
     resolved = dtype or infer_dtype(array, default_float)
     check_shape(field, array.shape, itemsize(resolved), max_bytes)
     return Tensor(resolved, _cast(field, array, resolved))
+
+
+def _numbers_or_nulls(array: Array) -> bool:
+    """An object array of floats, ints and at least one None (and nothing else)."""
+    items = array.reshape(-1).tolist()
+    return None in items and all(
+        item is None or (isinstance(item, (int, float)) and not isinstance(item, bool)) for item in items
+    )
 
 
 def _first_leaf_is_string(value: Any) -> bool:
