@@ -1,5 +1,6 @@
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 
 import aiohttp
 
@@ -135,3 +136,32 @@ def test_run_for_stops_an_endless_source_and_the_progress_hook_sees_counts() -> 
     assert 0 < emitted < 20_000
     assert sorted(collected(runner)) == [2 * n for n in range(emitted)]
     assert len(seen) >= 3 and seen[-1] == emitted and seen == sorted(seen)
+
+
+def test_scaling_a_running_processor_up_and_down_loses_nothing() -> None:
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(400):  # at most 20 s, however loaded the machine is
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not reached")
+
+    async def rescale(runner: Runner) -> None:
+        await until(lambda: any(i.ctx.streamlet == "sink" for i in runner.instances))
+        sink = runner.instance("sink").stats.inlet("in")
+        await until(lambda: sink.records > 0)
+        await runner.scale("double", 3)
+        added = [runner.instance("double", i).stats.inlet("in") for i in (1, 2)]
+        await until(lambda: all(port.records > 0 for port in added))
+        await runner.scale("double", 1)
+        seen = sink.records
+        await until(lambda: sink.records > seen + 500)
+        runner.stop()
+
+    runner = run_pipeline(numbers_plan(conf=["source.rate=5000"]), during=rescale)
+    emitted = runner.instance("source").stats.outlet("out").records
+    got = collected(runner)
+    assert set(got) == {2 * n for n in range(emitted)}  # every record; duplicates are allowed...
+    assert len(got) == runner.stats.snapshot()["streamlets"]["double"]["records_in"]  # ...and counted
+    assert runner.instance("double", 2).ctx.stopping.is_set()
+    assert runner.stats.snapshot()["streamlets"]["double"]["instances"] == 3

@@ -17,6 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from inferstream.runtime.instance import StreamletInstance
 from inferstream.runtime.plan import Plan
@@ -63,6 +64,7 @@ class Runner:
         self.instances: list[StreamletInstance] = []
         self._stop = asyncio.Event()
         self._aborted = False
+        self._tasks: dict[asyncio.Task[None], StreamletInstance] = {}
 
     # -- control ----------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -120,7 +122,8 @@ class Runner:
                 return self.stats
             started.append(instance)
         self.stats.started = time.monotonic()
-        tasks = {asyncio.create_task(i.run(), name=i.name): i for i in self.instances}
+        tasks = self._tasks  # scale() adds to it while the run goes on
+        tasks.update({asyncio.create_task(i.run(), name=i.name): i for i in self.instances})
         progress = asyncio.create_task(self._report_progress()) if self.on_progress else None
         try:
             await self._wait_for_end(tasks)
@@ -141,11 +144,50 @@ class Runner:
                 instance.stats.failure = repr(task.exception())
         return self.stats
 
+    async def scale(self, streamlet: str, instances: int) -> None:
+        """Change the instance count of a running processor or egress.
+
+        New instances join the consumer groups (topics grow partitions so that each gets some);
+        removed instances stop polling, finish their in-flight batches, commit and leave, and
+        their partitions move to the others at the committed positions.
+        """
+        if streamlet not in self.plan.streamlets:
+            raise ValueError(f"no streamlet {streamlet!r} in {self.plan.app}")
+        streamlet_plan = self.plan.streamlets[streamlet]
+        if streamlet_plan.cls.kind == "ingress" or instances < 1:
+            raise ValueError("scale processors and egresses, to at least 1 instance")
+        mine = [i for i in self.instances if i.ctx.streamlet == streamlet]
+        live = sorted((i for i in mine if not i.ctx.stopping.is_set()), key=lambda i: i.ctx.instance)
+        for instance in live[instances:]:
+            instance.ctx.stopping.set()
+        if instances <= len(live):
+            return
+        inlet_topics = set(streamlet_plan.wiring.inlet_topics.values())
+        grown = [
+            replace(t, partitions=max(t.partitions, instances))
+            for t in self.plan.topics
+            if t.name in inlet_topics
+        ]
+        await self.transport.create_topics(grown)
+        next_index = max(i.ctx.instance for i in mine) + 1
+        for index in range(next_index, next_index + instances - len(live)):
+            ctx = StreamletContext(self.plan.app, streamlet, index, instances, streamlet_plan.config)
+            instance = StreamletInstance(
+                streamlet_plan.cls(),
+                ctx,
+                self.transport,
+                streamlet_plan.wiring,
+                self.stats.instance(streamlet, index),
+            )
+            await instance.setup()
+            self.instances.append(instance)
+            self._tasks[asyncio.create_task(instance.run(), name=instance.name)] = instance
+
     def _failed(self, tasks: dict[asyncio.Task[None], StreamletInstance]) -> bool:
         return any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks)
 
     async def _wait_for_end(self, tasks: dict[asyncio.Task[None], StreamletInstance]) -> None:
-        ingresses = {t for t, i in tasks.items() if i.streamlet.kind == "ingress"}
+        ingresses = {t for t, i in tasks.items() if i.streamlet.kind == "ingress"}  # scale() adds none
         deadline = None if self.run_for is None else time.monotonic() + self.run_for
         stop = asyncio.ensure_future(self._stop.wait())
         try:

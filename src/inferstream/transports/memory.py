@@ -115,7 +115,12 @@ class MemoryTransport(Transport):
         for spec in specs:
             if spec.partitions < 1:
                 raise TransportError(f"topic {spec.name!r}: partitions must be at least 1")
-            self._topics.setdefault(spec.name, [_Partition() for _ in range(spec.partitions)])
+            held = self._topics.setdefault(spec.name, [])
+            if len(held) < spec.partitions:  # new topic, or more partitions for more instances
+                held.extend(_Partition() for _ in range(spec.partitions - len(held)))
+                for group in self._groups.values():
+                    if spec.name in group.topics:
+                        group.generation += 1  # members pick up the new partitions
 
     def partitions(self, topic: str) -> list[_Partition]:
         try:
