@@ -2,6 +2,8 @@
 (records micro-batched into calls, several calls in flight), same server, same model, REST and gRPC.
 
     .venv/bin/python bench/executors.py                                   # seed-fraud model, 5 s per case
+    .venv/bin/python bench/executors.py --transports grpc --batch 256 --parallelism 8
+    .venv/bin/python bench/executors.py --transports embedded --streamlet
     .venv/bin/python bench/executors.py --model tests/assets/models/seed-fraud --duration 10 \\
         --batch 128 --parallelism 4
 
@@ -81,29 +83,76 @@ async def our_way(
     def count(records: int, seconds: float, error: Any) -> None:
         nonlocal calls
         calls += 1
-        if error is not None:
-            raise RuntimeError(f"call failed: {error}")
 
     batcher = MicroBatcher(executor, max_batch_size=batch, max_batch_latency=0.002,
                            parallelism=parallelism, observer=count)
-    records = [{"transaction": rows[i : i + 1]} for i in range(len(rows))]
-    chunk = 1024
+    chunk = 1024  # records per runtime batch, handed over stacked as the streamlet does
+    stacks = [rows[(k * chunk) % len(rows):][:chunk] for k in range(max(1, len(rows) // chunk))]
+    splits = [np.arange(len(s) + 1, dtype=np.int64) for s in stacks]
     try:
-        await batcher.score(records[:batch])  # connect first
+        await batcher.score_stacked({"transaction": rows[:batch]}, np.arange(batch + 1))  # connect first
         calls = 0
-        done, started = 0, time.perf_counter()
+        done, started, k = 0, time.perf_counter(), 0
         while time.perf_counter() - started < duration:
             # several runtime batches in flight at once, as the runner hands them to process()
-            pieces = [records[(done + k * chunk) % len(records):][:chunk] for k in range(4)]
-            outcomes = await asyncio.gather(*(batcher.score(p) for p in pieces))
-            failed = [o.error for group in outcomes for o in group if not o.ok]
+            picks = [(k + j) % len(stacks) for j in range(4)]
+            k += 4
+            answers = await asyncio.gather(
+                *(batcher.score_stacked({"transaction": stacks[i]}, splits[i]) for i in picks)
+            )
+            failed = [s.call.error for segments in answers for s in segments if s.outputs is None]
             if failed:
-                raise RuntimeError(f"{len(failed)} records failed, e.g. {failed[0]}")
-            done += sum(len(p) for p in pieces)
+                raise RuntimeError(f"{len(failed)} calls failed, e.g. {failed[0]}")
+            done += sum(len(stacks[i]) for i in picks)
         return done, time.perf_counter() - started, calls
     finally:
         await batcher.close()
         await executor.close()
+
+
+async def streamlet_throughput(model: Path, rows: np.ndarray, duration: float, batch: int) -> float:
+    """records/s of the model-serving streamlet itself: Avro decode, embedded scoring, Avro encode."""
+    from inferstream.executors.streamlet import ModelServing
+    from inferstream.runtime import InBatch, StreamletContext
+    from inferstream.runtime.config import resolve_parameters
+    from inferstream.tensors.avro import StackedTensor, encode_source_requests
+
+    class Discard:
+        records = 0
+
+        async def emit(self, outlet: Any, payloads: Any) -> None:
+            self.records += len(payloads)
+
+    streamlet = ModelServing()
+    settings = {"protocol": "embedded", "model-path": str(model), "max-batch-size": batch}
+    values, problems = resolve_parameters(ModelServing.declared_parameters(), settings)
+    if problems:
+        raise SystemExit(f"bad settings: {problems}")
+    await streamlet.on_start(StreamletContext("bench", "model-serving", 0, 1, values))
+    payloads = encode_source_requests({"transaction": StackedTensor.uniform(rows[:1024], 1)})
+    out = Discard()
+    try:
+        started = time.perf_counter()
+        partition = 0
+        while time.perf_counter() - started < duration:
+            batches = []
+            for _ in range(4):  # as the runner: several consumed batches in process() at once
+                records, _ = streamlet.inlet.codec.decode(payloads)
+                offsets = range(len(payloads))
+                batches.append(InBatch(streamlet.inlet, records, "bench", partition % 4, offsets))
+                partition += 1
+            await asyncio.gather(*(streamlet.process(b, out) for b in batches))
+        return out.records / (time.perf_counter() - started)
+    finally:
+        await streamlet.on_stop()
+
+
+def _version_folder(model: Path) -> Path:
+    """A TF Serving model base (``<model>/<n>/``) → its newest version folder; else ``model`` itself."""
+    if not model.is_dir():
+        return model
+    versions = sorted((p for p in model.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    return versions[-1] if versions else model
 
 
 def main() -> None:
@@ -114,7 +163,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per case")
     parser.add_argument("--batch", type=int, default=128, help="max-batch-size of our way")
     parser.add_argument("--parallelism", type=int, default=4, help="calls in flight in our way")
-    parser.add_argument("--transports", default="rest,grpc")
+    parser.add_argument("--transports", default="rest,grpc,embedded", help="rest, grpc and/or embedded")
+    parser.add_argument("--streamlet", action="store_true",
+                        help="also measure the model-serving streamlet itself (embedded model, no transport)")
     args = parser.parse_args()
 
     rows = load_rows(args.data)
@@ -124,9 +175,12 @@ def main() -> None:
         server, http, grpc = start_server(args.model, Path(tmp))
         try:
             for transport in args.transports.split(","):
-                target = f"127.0.0.1:{http if transport == 'rest' else grpc}"
-                config = ExecutorConfig(protocol="tfserving", transport=transport, target=target,  # type: ignore[arg-type]
-                                        model="fraud", timeout=30.0)
+                if transport == "embedded":  # the model in this process: no server, no codec
+                    config = ExecutorConfig(protocol="embedded", model_path=_version_folder(args.model))
+                else:
+                    target = f"127.0.0.1:{http if transport == 'rest' else grpc}"
+                    config = ExecutorConfig(protocol="tfserving", transport=transport,  # type: ignore[arg-type]
+                                            target=target, model="fraud", timeout=30.0)
                 n, seconds = asyncio.run(original_way(config, rows, args.duration))
                 original = n / seconds
                 ours_run = our_way(config, rows, args.duration, args.batch, args.parallelism)
@@ -146,6 +200,10 @@ def main() -> None:
     for f in figures:
         print(f"{f['transport']:<10}{f['original_records_per_s']:>16}{f['ours_records_per_s']:>14}"
               f"{f['speedup']:>9}x{f['ours_mean_records_per_call']:>10}")
+    if args.streamlet:
+        rate = asyncio.run(streamlet_throughput(_version_folder(args.model), rows, args.duration, args.batch))
+        print(f"model-serving streamlet (Avro in, embedded model, Avro out): {rate:,.0f} records/s")
+        figures.append({"streamlet_records_per_s": round(rate)})
     settings = {k: str(v) for k, v in vars(args).items()}
     print(json.dumps({"machine": machine, "args": settings, "figures": figures}))
 
