@@ -107,3 +107,17 @@ async def _kubernetes_endpoints_list_then_watch() -> None:
         await discovery.close()
         await events.put(None)  # ends the open watch stream, so the server stops at once
         await runner.cleanup()
+
+
+def test_unreachable_kubernetes_api_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inferstream.bench.ports import free_port
+    from inferstream.executors.config import ExecutorConfig
+    from inferstream.executors.errors import ErrorKind, ExecutorError
+    from inferstream.executors.factory import open_executor
+
+    monkeypatch.setenv("INFERSTREAM_K8S_API", f"http://127.0.0.1:{free_port()}")
+    config = ExecutorConfig(target="kubernetes:///seldon/fraud/grpc", model="fraud")
+    with pytest.raises(ExecutorError) as info:
+        asyncio.run(open_executor(config))
+    assert info.value.kind is ErrorKind.CONFIG
+    assert "kubernetes:///seldon/fraud/grpc" in str(info.value)

@@ -50,4 +50,11 @@ async def open_executor(config: ExecutorConfig, observer: AttemptObserver | None
         discovery = parse_target(config.target, config.refresh_seconds)
     except (ValueError, RuntimeError) as exc:
         raise ExecutorError(ErrorKind.CONFIG, str(exc)) from None
-    return await BalancedExecutor(config, endpoint_factory(config), discovery, observer).start()
+    executor = BalancedExecutor(config, endpoint_factory(config), discovery, observer)
+    try:
+        return await executor.start()
+    except Exception as exc:  # e.g. the Kubernetes API refuses us: say which target and why
+        await executor.close()
+        raise ExecutorError(
+            ErrorKind.CONFIG, f"cannot find the endpoints of {config.target}: {type(exc).__name__}: {exc}"
+        ) from exc
