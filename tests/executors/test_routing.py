@@ -61,6 +61,10 @@ class Doubling(prediction_service_pb2_grpc.PredictionServiceServicer):  # type: 
         self.specs.append(request.model_spec)
         response = predict_pb2.PredictResponse()
         doubled = tensor_from_proto(request.inputs["transaction"]).data * 2
+        if request.model_spec.name == "slow":
+            await asyncio.sleep(1.0)
+        if request.model_spec.name == "short":  # one row too few: the answer cannot be split per record
+            doubled = doubled[1:]
         tensor_to_proto(Tensor.from_numpy(doubled), into=response.outputs["predictions"])
         return response
 
@@ -100,3 +104,32 @@ def test_grpc_with_tls_auth_and_seldon_routing_metadata(tmp_path: Path) -> None:
     assert metadata["authorization"] == "Bearer t0k3n"
     spec = servicer.specs[0]
     assert (spec.name, spec.version.value, spec.signature_name) == ("fraud", 3, "serving_default")
+
+
+def test_grpc_timeouts_and_wrong_shapes_are_typed_errors() -> None:
+    from inferstream.executors.errors import ErrorKind, ExecutorError
+
+    async def body() -> list[ExecutorError]:
+        server = grpc.aio.server()
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Doubling(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        errors = []
+        try:
+            for model in ("slow", "short"):
+                config = ExecutorConfig(protocol="tfserving", transport="grpc", target=f"127.0.0.1:{port}",
+                                        model=model, timeout=0.2, retries=1, backoff_initial=0.01)
+                executor = await open_executor(config)
+                try:
+                    await executor.predict({"transaction": ROWS})
+                except ExecutorError as exc:
+                    errors.append(exc)
+                finally:
+                    await executor.close()
+        finally:
+            await server.stop(None)
+        return errors
+
+    slow, short = asyncio.run(body())
+    assert slow.kind is ErrorKind.TIMEOUT and "after 2 attempts" in str(slow)
+    assert short.kind is ErrorKind.MALFORMED and "expected the batch size 2" in str(short)
