@@ -8,8 +8,8 @@ from inferstream.runtime.codecs import AvroCodec
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC
 from inferstream.runtime.examples import NUMBERED
 from inferstream.runtime.runner import Runner
-from inferstream.transports.base import TopicSpec
-from inferstream.transports.memory import MemoryTransport
+from inferstream.transports.base import TopicSpec, TransportError
+from inferstream.transports.memory import MemoryProducer, MemoryTransport
 
 from .helpers import numbers_plan, run_pipeline
 
@@ -165,3 +165,44 @@ def test_scaling_a_running_processor_up_and_down_loses_nothing() -> None:
     assert len(got) == runner.stats.snapshot()["streamlets"]["double"]["records_in"]  # ...and counted
     assert runner.instance("double", 2).ctx.stopping.is_set()
     assert runner.stats.snapshot()["streamlets"]["double"]["instances"] == 3
+
+
+class _RefusingProducer(MemoryProducer):
+    """Acknowledges nothing sent to one topic: what a broker that lost the records would do."""
+
+    def __init__(self, transport: MemoryTransport, client_id: str, refused: str) -> None:
+        super().__init__(transport, client_id)
+        self.refused = refused
+
+    async def send(self, topic, values, keys=None):  # type: ignore[no-untyped-def]
+        ack = await super().send(topic, values, keys)
+        if topic != self.refused:
+            return ack
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(TransportError(f"{topic}: not acknowledged"))
+        return failed
+
+
+class _RefusingTransport(MemoryTransport):
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def producer(self, client_id: str) -> MemoryProducer:
+        return _RefusingProducer(self, client_id, self.refused)
+
+
+def test_unacknowledged_outputs_fail_the_instance_and_their_positions_stay_uncommitted() -> None:
+    transport = _RefusingTransport("numbers.double.out")
+    runner = run_pipeline(numbers_plan(conf=["source.count=500"]), transport, drain_timeout=5)
+    summary = runner.stats.snapshot()
+    assert summary["ok"] is False
+    assert "not acknowledged" in summary["streamlets"]["double"]["failures"][0]
+    assert asyncio.run(transport.lag("numbers.double.in", ["numbers.source.out"])) > 0  # will be re-read
+
+
+def test_unacknowledged_ingress_records_fail_the_source() -> None:
+    runner = run_pipeline(numbers_plan(conf=["source.rate=5000"]), _RefusingTransport("numbers.source.out"))
+    summary = runner.stats.snapshot()
+    assert summary["ok"] is False
+    assert "not acknowledged" in summary["streamlets"]["source"]["failures"][0]

@@ -91,6 +91,7 @@ class StreamletInstance:
         self._ingress_acks: list[Awaitable[None]] = []
         self._http: Any = None
         self._unwired_warned: set[str] = set()
+        self._outlets = streamlet.outlets()
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -140,8 +141,7 @@ class StreamletInstance:
 
     # -- emitting -------------------------------------------------------------------------------
     async def emit(self, outlet: Outlet, batch: Any, acks: list[Awaitable[None]]) -> None:
-        declared = self.streamlet.outlets()
-        if declared.get(outlet.name) is not outlet:
+        if self._outlets.get(outlet.name) is not outlet:
             raise ValueError(f"{self.name}: {outlet!r} is not an outlet of {type(self.streamlet).__name__}")
         payloads = outlet.codec.encode(batch)
         if not payloads:
@@ -176,7 +176,10 @@ class StreamletInstance:
         budget_spent = asyncio.ensure_future(self.exhausted.wait())
         ack_pruner = asyncio.ensure_future(self._prune_ingress_acks())
         try:
-            await asyncio.wait({run, budget_spent}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({run, budget_spent, ack_pruner}, return_when=asyncio.FIRST_COMPLETED)
+            if ack_pruner.done() and not ack_pruner.cancelled() and ack_pruner.exception() is not None:
+                run.cancel()  # records were not acknowledged: emitting more would only lose more
+                raise ack_pruner.exception()  # type: ignore[misc]
             if not run.done():  # budget spent: ask the source to stop, then insist
                 self.ctx.stopping.set()
                 with contextlib.suppress(TimeoutError):
