@@ -95,3 +95,9 @@ def test_a_topic_nobody_consumes_keeps_its_newest_records_instead_of_blocking() 
         assert held.read(0, 100)[1][-1] == b"29"
 
     run(scenario())
+
+
+def test_capacity_comes_from_settings_text_and_bad_values_are_clear() -> None:
+    assert load_transport("memory", {"capacity": "1000"}).capacity == 1000  # type: ignore[attr-defined]
+    with pytest.raises(TransportError, match="capacity must be a whole number"):
+        load_transport("memory", {"capacity": "lots"})

@@ -90,11 +90,11 @@ class MemoryTransport(Transport):
     name = "memory"
     multiprocess = False
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY, default_partitions: int = 1) -> None:
-        if capacity < 1:
-            raise TransportError(f"capacity must be at least 1, not {capacity}")
-        self.capacity = capacity
-        self.default_partitions = default_partitions
+    def __init__(self, capacity: int | str = DEFAULT_CAPACITY) -> None:
+        # settings may come as text (``--conf transports.memory.capacity=1000``)
+        if not str(capacity).strip().isdigit() or int(capacity) < 1:
+            raise TransportError(f"memory transport: capacity must be a whole number ≥ 1, not {capacity!r}")
+        self.capacity = int(capacity)
         self._topics: dict[str, list[_Partition]] = {}
         self._groups: dict[str, _Group] = {}
         self._changed: asyncio.Condition | None = None  # data appended, commits made, members moved
