@@ -71,7 +71,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@app.command("predict")
+@app.command(
+    "predict",
+    epilog="Example: inferstream predict localhost:8500 --protocol tfserving --transport grpc --model fraud "
+    "--input transaction=@row.json  (row.json: [[29 numbers]])",
+)
 def predict(
     target: Annotated[
         str,
