@@ -206,3 +206,30 @@ def test_unacknowledged_ingress_records_fail_the_source() -> None:
     summary = runner.stats.snapshot()
     assert summary["ok"] is False
     assert "not acknowledged" in summary["streamlets"]["source"]["failures"][0]
+
+
+def test_a_codec_that_raises_dead_letters_the_batch_instead_of_crashing() -> None:
+    from inferstream.runtime.examples import Doubler
+
+    class _Broken:
+        schema = "inferstream.examples.Numbered"
+
+        def decode(self, payloads):  # type: ignore[no-untyped-def]
+            raise RuntimeError("codec bug")
+
+        def encode(self, batch):  # type: ignore[no-untyped-def]
+            return []
+
+    transport = MemoryTransport()
+    plan = numbers_plan(conf=["source.count=30", "source.batch-size=10"])
+    original = Doubler.inlet._codec
+    Doubler.inlet._codec = _Broken()  # type: ignore[assignment]
+    try:
+        runner = run_pipeline(plan, transport)
+    finally:
+        Doubler.inlet._codec = original
+    summary = runner.stats.snapshot()
+    assert summary["ok"] is True
+    assert summary["streamlets"]["double"]["dead_letters"] == 30
+    letters, _ = DEAD_LETTER_CODEC.decode(transport.partitions("numbers.dead-letters")[0].read(0, 100)[1])
+    assert {letter["reason"] for letter in letters} == {"decoding failed: RuntimeError: codec bug"}

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferstream.runtime.codecs import DecodeFailure
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC, dead_letter
 from inferstream.runtime.offsets import OffsetTracker, Ticket
 from inferstream.runtime.stats import InstanceStats
@@ -256,7 +257,13 @@ class StreamletInstance:
         port.count(len(message_batch))
         acks: list[Awaitable[None]] = []
         values = message_batch.values
-        records, failures = inlet.codec.decode(values)
+        try:
+            records, failures = inlet.codec.decode(values)
+        except Exception as exc:  # a codec bug must not kill the instance: the batch is dead-lettered
+            log.exception("%s: the codec of %s raised on a batch of %d", self.name, inlet, len(values))
+            records = None
+            reason = f"decoding failed: {type(exc).__name__}: {exc}"
+            failures = [DecodeFailure(i, reason) for i in range(len(values))]
         offsets: Sequence[int] = message_batch.offsets
         good: Sequence[int] = range(len(values))
         if failures:
