@@ -181,6 +181,7 @@ def test_server_down_gives_every_record_an_error_result() -> None:
         assert "after 3 attempts" in result.metadata.errors
         assert result.metadata.model_name == "fraud"
     assert b'inferstream_serving_errors_total{kind="unavailable"} 3.0' in metrics
+    assert b'inferstream_serving_records_failed_total{kind="unavailable"} 5.0' in metrics
 
 
 def test_state_and_metrics_over_http(builtin_server: RunningServer) -> None:

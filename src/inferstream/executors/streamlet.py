@@ -304,6 +304,9 @@ class ModelServing(ServerStreamlet, Processor):
         metadata: list[ModelResultMetadata] = []
         for segment in segments:
             metadata.extend([self._metadata(segment.call)] * (segment.end - segment.first))
+            if segment.outputs is None:
+                kind = segment.call.error_kind.value if segment.call.error_kind else "unknown"
+                self.metrics.records_failed.labels(kind).inc(segment.end - segment.first)
         try:
             outputs = _stack_outputs(group.row_splits, segments, names)
             return encode_serving_results(group.inputs, outputs, metadata, group.datatypes)

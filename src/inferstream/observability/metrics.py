@@ -34,7 +34,11 @@ class ServingMetrics:
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self.errors = Counter(
-            "inferstream_serving_errors", "Failed call attempts and failed records, by kind",
+            "inferstream_serving_errors", "Failed call attempts, by kind",
+            ["kind"], registry=self.registry,
+        )
+        self.records_failed = Counter(
+            "inferstream_serving_records_failed", "Results emitted with errors set, by kind",
             ["kind"], registry=self.registry,
         )
         self.in_flight = Gauge(
