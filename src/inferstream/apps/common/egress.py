@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from inferstream.apps.common.serving_results import SERVING_RESULT, ServingResultBatch, ServingResultsCodec
 from inferstream.runtime import (
@@ -156,11 +157,10 @@ class Counts:
     reasons: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def latency_ms(self, quantile: float) -> float:
+    def durations(self) -> npt.NDArray[np.float64]:
+        """A snapshot of the recent model-call durations, in milliseconds."""
         with self.lock:
-            if not self.durations_ms:
-                return float("nan")
-            return float(np.quantile(np.fromiter(self.durations_ms, dtype=np.float64), quantile))
+            return np.fromiter(self.durations_ms, dtype=np.float64, count=len(self.durations_ms))
 
 
 _COUNTS: dict[str, Counts] = {}
