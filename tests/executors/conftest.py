@@ -22,6 +22,9 @@ from inferstream.bench.procs import ManagedProcess
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts" / "model_servers"
 START_TIMEOUT = 90.0
+# A committed self-signed certificate for localhost/127.0.0.1 (tests only; see assets/README.md).
+TLS_CERT = Path(__file__).resolve().parent / "assets" / "loopback-cert.pem"
+TLS_KEY = Path(__file__).resolve().parent / "assets" / "loopback-key.pem"
 
 
 @dataclass

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +21,8 @@ from inferstream.executors.config import ExecutorConfig, TlsConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError
 from inferstream.executors.factory import open_executor
 from inferstream.executors.pool import BalancedExecutor
+
+from .conftest import TLS_CERT, TLS_KEY
 
 ROWS = np.ones((3, 29), dtype=np.float32)
 
@@ -151,18 +151,8 @@ def test_server_down_at_start_is_unavailable(transport: str) -> None:
     assert state is not None and state.failures == 3
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )
-    return cert, key
-
-
-def test_tls_and_custom_headers(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+def test_tls_and_custom_headers() -> None:
+    cert, key = TLS_CERT, TLS_KEY
     seen: list[str] = []
 
     async def body() -> tuple[dict[str, np.ndarray], ExecutorError]:

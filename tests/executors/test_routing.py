@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -17,6 +15,8 @@ from inferstream.executors.factory import open_executor
 from inferstream.protos import predict_pb2, prediction_service_pb2_grpc
 from inferstream.tensors import Tensor
 from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
+
+from .conftest import TLS_CERT, TLS_KEY
 
 ROWS = np.arange(2 * 29, dtype=np.float32).reshape(2, 29)
 
@@ -69,13 +69,8 @@ class Doubling(prediction_service_pb2_grpc.PredictionServiceServicer):  # type: 
         return response
 
 
-def test_grpc_with_tls_auth_and_seldon_routing_metadata(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )
+def test_grpc_with_tls_auth_and_seldon_routing_metadata() -> None:
+    cert, key = TLS_CERT, TLS_KEY
     servicer = Doubling()
 
     async def body() -> dict[str, np.ndarray]:
