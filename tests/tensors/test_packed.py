@@ -15,17 +15,18 @@ from inferstream.tensors.packed import decode_varints, read_packed, write_packed
 from inferstream.tensors.tensorproto import decode_tensor_proto
 
 SMALL = st.integers(-3, 300)
+FAST_FIXED = 100  # fixed-width fields of at least this many values take the numpy path
 
 
 @CODEC_SETTINGS
 @given(
-    # Sizes around the thresholds where the fast path takes over (1024 varints, 32 fixed-width values).
+    # Sizes around the thresholds where the fast path takes over (1024 varints, 100 fixed-width values).
     ints=st.one_of(
         hnp.arrays(np.int64, st.integers(1000, 1100), elements=SMALL),
         hnp.arrays(np.int64, st.integers(1000, 1100)),
         hnp.arrays(np.int64, st.integers(0, 40)),
     ),
-    floats=hnp.arrays(np.float32, st.integers(0, 100)),
+    floats=hnp.arrays(np.float32, st.integers(0, 160)),
 )
 def test_reads_what_protobuf_reads(ints: np.ndarray, floats: np.ndarray) -> None:  # type: ignore[type-arg]
     proto = tensor_pb2.TensorProto(int64_val=ints.tolist(), float_val=floats.tolist())
@@ -37,13 +38,13 @@ def test_reads_what_protobuf_reads(ints: np.ndarray, floats: np.ndarray) -> None
         if fast is not None:  # None: long varints, left to protobuf
             assert fast.tolist() == expected.tolist()
     fast_floats = read_packed(proto, "float_val", "<f4", "float_val")
-    assert (fast_floats is None) == (floats.size < 32)
+    assert (fast_floats is None) == (floats.size < FAST_FIXED)
     if fast_floats is not None:
         assert np.array_equal(fast_floats, np.array(proto.float_val, dtype=np.float32), equal_nan=True)
 
 
 def test_which_fields_take_the_fast_path() -> None:
-    few = tensor_pb2.TensorProto(float_val=[1.0] * 31, int64_val=[1] * 1023)
+    few = tensor_pb2.TensorProto(float_val=[1.0] * (FAST_FIXED - 1), int64_val=[1] * 1023)
     assert read_packed(few, "float_val", "<f4", "f") is None
     assert read_packed(few, "int64_val", "int64", "f") is None
     negative = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT64, int64_val=[-1, -2] * 1024)  # 10 bytes each
@@ -53,12 +54,12 @@ def test_which_fields_take_the_fast_path() -> None:
     small = [0, 1, 127, 128, 300, 16384, 2**40, 5] * 128
     fast = read_packed(tensor_pb2.TensorProto(int64_val=small), "int64_val", "int64", "f")
     assert fast is not None and fast.tolist() == small
-    flags = read_packed(tensor_pb2.TensorProto(bool_val=[True, False] * 16), "bool_val", "bool", "f")
-    assert flags is not None and flags.tolist() == [True, False] * 16
+    flags = read_packed(tensor_pb2.TensorProto(bool_val=[True, False] * 50), "bool_val", "bool", "f")
+    assert flags is not None and flags.tolist() == [True, False] * 50
 
 
 def test_writes_what_protobuf_writes() -> None:
-    for size in (3, 48):  # below and above the fast-path threshold
+    for size in (3, 120):  # below and above the fast-path threshold
         values = np.resize(np.array([1.5, -np.inf, 0.0]), size)
         flags = np.resize(np.array([True, False]), size)
         ours = v2_pb2.InferTensorContents()

@@ -20,13 +20,15 @@ Wire = Literal["<f4", "<f8", "bool", "int32", "int64"]
 
 _FIXED = {"<f4", "<f8"}
 # Where protobuf's own loop wins (measured on this project's machine): few values, or long varints.
-_MIN_FIXED_VALUES = 32
+_MIN_FIXED_VALUES = 100
 _MIN_VARINT_VALUES = 1024
 _MAX_AVERAGE_VARINT_BYTES = 4
 
 
 def read_varint(raw: bytes, pos: int, field: str) -> tuple[int, int]:
     """The varint at ``pos`` and the position after it."""
+    if pos < len(raw) and raw[pos] < 0x80:  # tags and short lengths: one byte
+        return raw[pos], pos + 1
     value, shift = 0, 0
     while True:
         if pos >= len(raw) or shift > 63:
@@ -42,8 +44,8 @@ def read_varint(raw: bytes, pos: int, field: str) -> tuple[int, int]:
 def _packed_run(raw: bytes, number: int, field: str) -> bytes | None:
     """The bytes of field ``number``'s packed runs in a serialized message (None if not packed)."""
     runs: list[bytes] = []
-    pos = 0
-    while pos < len(raw):
+    pos, end = 0, len(raw)
+    while pos < end:
         key, pos = read_varint(raw, pos, field)
         found, wire_type = key >> 3, key & 7
         if wire_type == 2:
