@@ -9,12 +9,13 @@ import pytest
 from codec_strategies import CODEC_SETTINGS, assert_same, tensors
 from hypothesis import given
 
-from inferstream.protos import tensor_pb2, tensor_shape_pb2, types_pb2
+from inferstream.protos import predict_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from inferstream.tensors import DType, Tensor, TensorCodecError
 from inferstream.tensors.tensorproto import (
     TF_DATATYPE,
     decode_tensor_proto,
     encode_tensor_proto,
+    tensor_from_proto,
     tensor_to_proto,
 )
 
@@ -182,3 +183,14 @@ def test_we_read_what_tensorflow_writes(tf: Any, tensor: Tensor) -> None:
     dtype = tf.as_dtype(TF_DATATYPE[tensor.dtype])
     theirs = tf.make_tensor_proto(tensor.data, dtype=dtype, shape=tensor.shape)
     assert_same(decode_tensor_proto(theirs.SerializeToString()), tensor)
+
+
+def test_writes_into_predict_map_entries() -> None:
+    tensor = Tensor.from_numpy(np.arange(300, dtype=np.float32).reshape(3, 100))
+    response = predict_pb2.PredictResponse()
+    tensor_to_proto(tensor, typed_fields=True, into=response.outputs["y"])
+    tensor_to_proto(tensor, into=response.outputs["z"])
+    wire = predict_pb2.PredictResponse.FromString(response.SerializeToString())
+    assert len(wire.outputs["y"].float_val) == 300 and not wire.outputs["y"].tensor_content
+    assert_same(tensor_from_proto(wire.outputs["y"]), tensor)
+    assert_same(tensor_from_proto(wire.outputs["z"]), tensor)
