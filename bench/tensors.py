@@ -1,7 +1,8 @@
 """Avro tensor codecs: the batch fast path next to generic fastavro, in one run, on one core.
 
 Decodes N fraud SourceRequests (182 bytes each) into one [N, 29] array and encodes N
-ServingResults, plus the two other directions, and prints records/s, the speed-up and the machine.
+ServingResults, plus the two other directions and ragged recommender records ([k, 1] tensors, k
+from 1 to 100), and prints records/s, the speed-up and the machine.
 
     .venv/bin/python bench/tensors.py --records 100000 --repeat 5
 """
