@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inferstream.apps.common.serving_results import ServingResultsCodec
 from inferstream.apps.fraud.decider import route
@@ -83,3 +86,43 @@ def test_every_record_lands_in_exactly_one_route_with_reasons_for_errors() -> No
     assert "does not match" in routes.errors[4]
     assert "not a finite number" in routes.errors[5]
     assert decode_serving_result(batch.payloads[2]).metadata.errors == "UNAVAILABLE"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["ok", "executor-error", "no-predictions", "nan"]),
+            st.floats(0, 10, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.floats(0.1, 9.0),
+)
+def test_any_mix_of_results_routes_each_record_exactly_once(
+    records: list[tuple[str, float]], threshold: float
+) -> None:
+    x = np.zeros((1, 29), np.float32)
+    payloads = []
+    for kind, error in records:
+        outputs = {
+            "ok": {"predictions": Tensor.from_numpy(x + np.sqrt(error))},
+            "executor-error": {},
+            "no-predictions": {"other": Tensor.from_numpy(x)},
+            "nan": {"predictions": Tensor.from_numpy(x + np.nan)},
+        }[kind]
+        meta = ModelResultMetadata(errors="UNAVAILABLE") if kind == "executor-error" else OK
+        payloads.append(
+            encode_serving_result(ServingResult({"transaction": Tensor.from_numpy(x)}, outputs, meta))
+        )
+    batch, _ = ServingResultsCodec().decode(payloads)
+    routes = route(batch, threshold)
+    assert sorted(routes.normal + routes.fraud + list(routes.errors)) == list(range(len(records)))
+    for i, (kind, error) in enumerate(records):
+        if kind != "ok":
+            assert i in routes.errors
+            continue
+        assert i not in routes.errors
+        assert routes.scores[i] == pytest.approx(error, rel=1e-5, abs=1e-6)
+        assert (i in routes.fraud) == (routes.scores[i] >= threshold)
