@@ -234,3 +234,25 @@ def test_undecodable_payloads_are_reported_by_the_codec() -> None:
     assert [f.index for f in failures] == [1]
     assert "not a SourceRequest" in failures[0].reason
     assert records.decoded.records() == 2
+
+
+def test_emits_follow_offsets_even_when_batches_enter_out_of_order() -> None:
+    async def body() -> list[list[bytes]]:
+        runner, target, _ = await _slow_when_negative_server()
+        streamlet = await started({"protocol": "v2", "transport": "rest", "target": target, "model": "m",
+                                   "max-batch-latency": "1 millisecond"})
+        out = Collector()
+        try:
+            later = rows(10, 2)
+            later[0, 0] = -1.0  # slow to score
+            b = asyncio.create_task(streamlet.process(in_batch(streamlet, payloads(later), 10), out))
+            await asyncio.sleep(0.05)  # the earlier offsets arrive second (e.g. after a dead-letter send)
+            a = asyncio.create_task(streamlet.process(in_batch(streamlet, payloads(rows(0, 3)), 0), out))
+            await asyncio.gather(a, b)
+        finally:
+            await streamlet.on_stop()
+            await runner.cleanup()
+        return out.batches
+
+    batches = asyncio.run(body())
+    assert [len(b) for b in batches] == [3, 2]  # offsets 0.. first, then 10..

@@ -207,7 +207,7 @@ class ModelServing(ServerStreamlet, Processor):
         self.metrics = ServingMetrics()
         self.stats = ExecutionStatistics(name="")
         self.renames: dict[str, str] = {}
-        self._tails: dict[tuple[str, int], asyncio.Future[None]] = {}
+        self._in_flight: dict[tuple[str, int], dict[int, asyncio.Future[None]]] = {}
 
     async def on_start(self, ctx: StreamletContext) -> None:
         values = ctx.config.as_dict()
@@ -262,23 +262,26 @@ class ModelServing(ServerStreamlet, Processor):
     # -- processing -----------------------------------------------------------------------------
     async def process(self, batch: InBatch[Any], out: Output) -> None:
         assert self.batcher is not None, "on_start was not called"
-        # Take our place in this partition's line now, before any await: emits follow consumption order.
+        # Register before any await; emit only after every batch of this partition that started
+        # from an earlier offset has emitted: output order follows consumption order.
         key = (batch.topic, batch.partition)
-        previous = self._tails.get(key)
+        first = batch.offsets[0]
+        in_flight = self._in_flight.setdefault(key, {})
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tails[key] = mine
+        in_flight[first] = mine
         try:
             decoded: DecodedBatch[SourceRequestGroup] = batch.records.decoded
             self.metrics.records_in.inc(decoded.records())
             payloads = await self._score(decoded)
-            if previous is not None:
-                await previous
+            while earlier := [f for offset, f in in_flight.items() if offset < first and not f.done()]:
+                await asyncio.gather(*earlier)
             await out.emit(self.outlet, payloads)
             self.metrics.records_out.inc(len(payloads))
         finally:
             mine.set_result(None)
-            if self._tails.get(key) is mine:
-                del self._tails[key]
+            del in_flight[first]
+            if not in_flight:
+                del self._in_flight[key]
 
     async def _score(self, decoded: DecodedBatch[SourceRequestGroup]) -> list[bytes]:
         """Payloads of the results, in the order of the decoded (good) records."""
