@@ -3,7 +3,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -67,3 +69,46 @@ def test_sigterm_drains_commits_and_exits_cleanly(tmp_path: Path) -> None:
     emitted = data["streamlets"]["source"]["records_out"]
     numbers = sorted(json.loads(line)["n"] for line in out.read_text().splitlines())
     assert emitted > 0 and numbers == [2 * n for n in range(emitted)]  # nothing in flight was lost
+
+
+def test_the_control_endpoint_serves_stats_and_scales_a_running_pipeline(tmp_path: Path) -> None:
+    blueprint = tmp_path / "numbers.yaml"
+    blueprint.write_text(NUMBERS.format(instances=1))
+    summary = tmp_path / "summary.json"
+    command = [sys.executable, "-m", "inferstream.cli.main", "run", str(blueprint), "--no-progress"]
+    command += ["--summary-json", str(summary), "--conf", "source.rate=3000", "--control-port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        url, line = "", ""
+        for _ in range(50):
+            line = process.stdout.readline()
+            if line.startswith("control endpoint: "):
+                url = line.split()[2]
+                break
+        assert url.startswith("http://127.0.0.1:"), line
+
+        def call(method: str, path: str) -> Any:
+            request = urllib.request.Request(url + path, method=method)
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+
+        def streamlets() -> Any:
+            return call("GET", "/stats")["streamlets"]
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not streamlets().get("sink", {}).get("records_in"):
+            time.sleep(0.1)
+        assert call("POST", "/scale?streamlet=double&instances=2") == {"streamlet": "double", "instances": 2}
+        while time.monotonic() < deadline and streamlets()["double"]["instances"] < 2:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    data = json.loads(summary.read_text())
+    assert data["streamlets"]["double"]["instances"] == 2
+    assert data["streamlets"]["sink"]["records_in"] >= data["streamlets"]["source"]["records_out"] > 0

@@ -16,6 +16,7 @@ from rich.table import Table
 from inferstream.cli.main import app, console
 from inferstream.cli.verify import ConfFileOption, ConfOption, ScaleOption, print_problems
 from inferstream.runtime.config import parse_duration
+from inferstream.runtime.control import ControlServer
 from inferstream.runtime.pipeline import check
 from inferstream.runtime.plan import Plan
 from inferstream.runtime.processes import ProcessRunner
@@ -57,11 +58,20 @@ def _table(stats: PipelineStats) -> Table:
     return table
 
 
-async def _run_here(runner: Runner, live: Live | None) -> PipelineStats:
+async def _run_here(runner: Runner, live: Live | None, control_port: int | None) -> PipelineStats:
     runner.install_signal_handlers()
     if live is not None:
         runner.on_progress = lambda stats: live.update(_table(stats))
-    return await runner.run()
+    control = ControlServer(runner, control_port) if control_port is not None else None
+    if control is not None:
+        url = await control.start()
+        usage = "GET /stats, POST /scale?streamlet=S&instances=N"
+        console.print(f"control endpoint: {url} ({usage})", soft_wrap=True)
+    try:
+        return await runner.run()
+    finally:
+        if control is not None:
+            await control.stop()
 
 
 @app.command("run")
@@ -92,6 +102,9 @@ def run(
     ] = None,
     drain: Annotated[bool, typer.Option(help="Wait for every topic to be consumed before stopping.")] = True,
     progress: Annotated[bool, typer.Option(help="Live table of counts (on a terminal).")] = True,
+    control_port: Annotated[
+        int | None, typer.Option(min=0, help="Serve GET /stats and POST /scale on 127.0.0.1 (0: free port).")
+    ] = None,
 ) -> None:
     """Run a pipeline until its sources end, --for passes, --records are emitted or Ctrl-C; then drain."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -132,9 +145,9 @@ def run(
         show = progress and console.is_terminal
         if show:
             with Live(_table(runner.stats), console=console, refresh_per_second=4) as live:
-                stats = asyncio.run(_run_here(runner, live))
+                stats = asyncio.run(_run_here(runner, live, control_port))
         else:
-            stats = asyncio.run(_run_here(runner, None))
+            stats = asyncio.run(_run_here(runner, None, control_port))
         failed = {f"{i.streamlet}.{i.instance}": 1 for i in stats.instances if i.failure}
     summary: dict[str, Any] = stats.snapshot()
     summary["transport"] = transport

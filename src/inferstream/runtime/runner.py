@@ -157,6 +157,8 @@ class Runner:
         if streamlet_plan.cls.kind == "ingress" or instances < 1:
             raise ValueError("scale processors and egresses, to at least 1 instance")
         mine = [i for i in self.instances if i.ctx.streamlet == streamlet]
+        if not mine:
+            raise ValueError(f"{streamlet!r} has no running instance here (has the run started?)")
         live = sorted((i for i in mine if not i.ctx.stopping.is_set()), key=lambda i: i.ctx.instance)
         for instance in live[instances:]:
             instance.ctx.stopping.set()
