@@ -150,8 +150,6 @@ class Counts:
 
     records: int = 0
     errors: int = 0
-    first_at: float = 0.0
-    last_at: float = 0.0
     durations_ms: deque[int] = field(default_factory=lambda: deque(maxlen=10_000))
     keys: Counter[bytes] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -193,11 +191,8 @@ class CountingEgress(Egress):
         self.key_input = ctx.config[KEY_INPUT]
 
     async def process(self, batch: InBatch[ServingResultBatch]) -> None:
-        now = time.time()
         c = self.counts
         with c.lock:
-            c.first_at = c.first_at or now
-            c.last_at = now
             c.records += len(batch.records)
             for group in batch.records.decoded.groups:
                 for meta in group.metadata:
