@@ -17,6 +17,7 @@ from inferstream.tensors.avro import (
     TensorSpec,
     decode_model_descriptor,
     decode_serving_result,
+    decode_serving_results,
     decode_source_request,
     decode_source_requests,
     decode_tensor,
@@ -148,3 +149,16 @@ def test_batch_encoders_reject_inconsistent_record_counts() -> None:
         encode_serving_results(inputs, {}, [ModelResultMetadata()] * 2)
     with raises("values", "do not split into records of 2"):
         StackedTensor.uniform(np.zeros((3, 2)), rows_per_record=2)
+
+
+def test_payloads_that_are_not_bytes_fail_alone() -> None:
+    good = fraud_payload()
+    for fast in (True, False):
+        mixed: list[Any] = [good, None, bytearray(good), memoryview(good), 7]
+        batch = decode_source_requests(mixed, fast=fast)
+        assert [f.index for f in batch.failures] == [1, 4]
+        assert batch.failures[0].error.field == "payload" and "not NoneType" in batch.failures[0].error.reason
+        (group,) = batch.groups
+        assert group.indices.tolist() == [0, 2, 3]
+        results = decode_serving_results([None, b""], fast=fast)
+        assert [f.index for f in results.failures] == [0, 1] and not results.groups

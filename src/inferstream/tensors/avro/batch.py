@@ -11,7 +11,7 @@ batch: a bad payload becomes a ``RecordFailure`` at its index.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -68,26 +68,12 @@ def decode_source_requests(
     with n varying) one group with row splits. Corrupt payloads come back as ``failures`` with the
     reason; nothing is dropped. ``fast=False`` decodes every record with generic fastavro.
     """
-    groups: list[SourceRequestGroup] = []
-    decoded: list[tuple[int, SourceRequest]] = []
-    failures: list[RecordFailure] = []
-    leftover: Sequence[int] = range(len(payloads))
-    if fast:
-        outcome = fast_decode.decode_source_requests(payloads, max_bytes)
-        groups, decoded, failures, leftover = (
-            outcome.groups,
-            outcome.decoded,
-            outcome.failures,
-            outcome.leftover,
-        )
-    for i in leftover:
-        try:
-            decoded.append((i, generic.decode_source_request(payloads[i], max_bytes)))
-        except TensorCodecError as exc:
-            failures.append(RecordFailure(i, exc))
-    groups = merge_groups([*groups, *group_source_requests(decoded)])
-    failures.sort(key=lambda f: f.index)
-    return DecodedBatch(len(payloads), groups, failures)
+    return _decode(
+        payloads,
+        lambda ps: fast_decode.decode_source_requests(ps, max_bytes) if fast else None,
+        lambda p: generic.decode_source_request(p, max_bytes),
+        group_source_requests,
+    )
 
 
 def group_source_requests(decoded: Sequence[tuple[int, SourceRequest]]) -> list[SourceRequestGroup]:
@@ -173,22 +159,12 @@ def decode_serving_results(
 
     Error records (empty outputs map) form their own group(s); so do records of other shapes.
     """
-    groups: list[ServingResultGroup] = []
-    decoded: list[tuple[int, ServingResult]] = []
-    failures: list[RecordFailure] = []
-    leftover: Sequence[int] = range(len(payloads))
-    if fast:
-        result_outcome = fast_decode.decode_serving_results(payloads, max_bytes)
-        groups = result_outcome.groups
-        decoded, failures, leftover = result_outcome.decoded, result_outcome.failures, result_outcome.leftover
-    for i in leftover:
-        try:
-            decoded.append((i, generic.decode_serving_result(payloads[i], max_bytes)))
-        except TensorCodecError as exc:
-            failures.append(RecordFailure(i, exc))
-    groups = merge_groups([*groups, *group_serving_results(decoded)])
-    failures.sort(key=lambda f: f.index)
-    return DecodedBatch(len(payloads), groups, failures)
+    return _decode(
+        payloads,
+        lambda ps: fast_decode.decode_serving_results(ps, max_bytes) if fast else None,
+        lambda p: generic.decode_serving_result(p, max_bytes),
+        group_serving_results,
+    )
 
 
 def group_serving_results(decoded: Sequence[tuple[int, ServingResult]]) -> list[ServingResultGroup]:
@@ -214,6 +190,71 @@ def group_serving_results(decoded: Sequence[tuple[int, ServingResult]]) -> list[
 
 
 G = TypeVar("G", SourceRequestGroup, ServingResultGroup)
+R = TypeVar("R", SourceRequest, ServingResult)
+
+
+def _decode(
+    payloads: Sequence[bytes],
+    fast: Callable[[Sequence[bytes]], fast_decode.Outcome[R, G] | None],
+    decode_one: Callable[[bytes], R],
+    group: Callable[[Sequence[tuple[int, R]]], list[G]],
+) -> DecodedBatch[G]:
+    """Fast path, generic codec for its leftovers, then one group per layout."""
+    try:
+        return _decode_bytes(payloads, fast, decode_one, group)
+    except TypeError:  # a payload that is not bytes (a Kafka tombstone is None): set it aside
+        kept, where, failures = _as_bytes(payloads)
+        if not failures and len(kept) == len(payloads) and all(type(p) is bytes for p in payloads):
+            raise
+        batch = _decode_bytes(kept, fast, decode_one, group)
+        positions = np.array(where, dtype=np.int64)
+        for g in batch.groups:
+            g.indices = positions[g.indices]
+        failures += [RecordFailure(where[f.index], f.error) for f in batch.failures]
+        failures.sort(key=lambda f: f.index)
+        return DecodedBatch(len(payloads), batch.groups, failures)
+
+
+def _decode_bytes(
+    payloads: Sequence[bytes],
+    fast: Callable[[Sequence[bytes]], fast_decode.Outcome[R, G] | None],
+    decode_one: Callable[[bytes], R],
+    group: Callable[[Sequence[tuple[int, R]]], list[G]],
+) -> DecodedBatch[G]:
+    groups: list[G] = []
+    decoded: list[tuple[int, R]] = []
+    failures: list[RecordFailure] = []
+    leftover: Sequence[int] = range(len(payloads))
+    outcome = fast(payloads)
+    if outcome is not None:
+        groups, decoded, failures, leftover = (
+            outcome.groups,
+            outcome.decoded,
+            outcome.failures,
+            outcome.leftover,
+        )
+    for i in leftover:
+        try:
+            decoded.append((i, decode_one(payloads[i])))
+        except TensorCodecError as exc:
+            failures.append(RecordFailure(i, exc))
+    failures.sort(key=lambda f: f.index)
+    return DecodedBatch(len(payloads), merge_groups(groups + group(decoded)), failures)
+
+
+def _as_bytes(payloads: Sequence[Any]) -> tuple[list[bytes], list[int], list[RecordFailure]]:
+    """The bytes-like payloads (as bytes) with their positions, and a failure for every other one."""
+    kept: list[bytes] = []
+    where: list[int] = []
+    failures: list[RecordFailure] = []
+    for i, p in enumerate(payloads):
+        if isinstance(p, (bytes, bytearray, memoryview)):
+            kept.append(bytes(p))
+            where.append(i)
+        else:
+            reason = f"a payload must be bytes, not {type(p).__name__}"
+            failures.append(RecordFailure(i, TensorCodecError("payload", reason)))
+    return kept, where, failures
 
 
 def merge_groups(groups: Sequence[G]) -> list[G]:
