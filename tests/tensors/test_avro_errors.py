@@ -160,5 +160,9 @@ def test_payloads_that_are_not_bytes_fail_alone() -> None:
         assert batch.failures[0].error.field == "payload" and "not NoneType" in batch.failures[0].error.reason
         (group,) = batch.groups
         assert group.indices.tolist() == [0, 2, 3]
-        results = decode_serving_results([None, b""], fast=fast)
-        assert [f.index for f in results.failures] == [0, 1] and not results.groups
+        result = encode_serving_results(
+            {"x": StackedTensor.uniform(np.ones((1, 2), np.float32))}, {}, ModelResultMetadata()
+        )[0]
+        results = decode_serving_results([None, b"", memoryview(result), bytearray(result)], fast=fast)
+        assert [f.index for f in results.failures] == [0, 1]
+        assert [g.indices.tolist() for g in results.groups] == [[2, 3]]

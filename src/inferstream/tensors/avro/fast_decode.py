@@ -369,7 +369,8 @@ def _learn_result(
         template = Template.compile(
             [*map_segments("inputs", result.inputs, True), *map_segments("outputs", result.outputs, True)]
         )
-        if payload.startswith(_render_one(template, _keyed(result.inputs, result.outputs))):
+        prefix = _render_one(template, _keyed(result.inputs, result.outputs))
+        if payload[: len(prefix)] == prefix:
             uniform = Uniform(template, None, template.max_tensor_bytes)
             parts = [*map_parts("inputs", result.inputs, True), *map_parts("outputs", result.outputs, True)]
             ragged = Ragged(RaggedTemplate.compile(parts), None)
@@ -405,7 +406,7 @@ def _emit_result_uniform(
     learned: Uniform, indices: Int64Array, rows: U8, payloads: Sequence[bytes]
 ) -> tuple[ServingResultGroup | None, Int64Array]:
     start = learned.template.length
-    tails = [_tail(payloads[i][start:]) for i in indices.tolist()]
+    tails = [_tail(bytes(payloads[i][start:])) for i in indices.tolist()]  # bytes(): no copy of bytes
     return _result_group(indices, learned.template.extract(rows), tails)
 
 
@@ -419,7 +420,7 @@ def _emit_result_ragged(
     payloads: Sequence[bytes],
 ) -> tuple[ServingResultGroup | None, Int64Array]:
     prefix = (match.ends[hits] - starts[hits]).tolist()
-    tails = [_tail(payloads[i][p:]) for i, p in zip(indices.tolist(), prefix, strict=True)]
+    tails = [_tail(bytes(payloads[i][p:])) for i, p in zip(indices.tolist(), prefix, strict=True)]
     return _result_group(indices, learned.template.extract(buf, match, hits), tails)
 
 
