@@ -45,12 +45,14 @@ NAME = StringParameter("name", "", "name the counts are published under (default
 FLUSH = BoolParameter("flush", True, "flush the file after every batch")
 
 
-def _results(batch: ServingResultBatch) -> list[ServingResult]:
-    """Every record of the batch in payload order (for egresses that show or write each one)."""
-    ordered: list[tuple[int, ServingResult]] = []
-    for group in batch.decoded.groups:
-        ordered.extend((int(index), group.result(k)) for k, index in enumerate(group.indices))
-    return [result for _, result in sorted(ordered, key=lambda item: item[0])]
+def _results(batch: ServingResultBatch, first: int | None = None) -> list[ServingResult]:
+    """The batch's records in payload order (only the ``first`` ones when given: decoding a record
+    into tensors is the costly part, so an egress that shows few records builds only those)."""
+    places = sorted(
+        ((int(index), group, k) for group in batch.decoded.groups for k, index in enumerate(group.indices)),
+        key=lambda place: place[0],
+    )
+    return [group.result(k) for _, group, k in places[:first]]
 
 
 def _short(tensor: Tensor, shown: int) -> str:
@@ -91,15 +93,15 @@ class ConsoleEgress(Egress):
         if self.limit:
             self.tokens = min(max(1.0, self.limit), self.tokens + (now - self.refilled) * self.limit)
         self.refilled = now
-        results = _results(batch.records)
-        for result in results:
-            if self.limit and self.tokens < 1:
-                self.skipped += 1
-                continue
-            self.tokens -= 1
+        total = len(batch.records)
+        room = total if not self.limit else min(total, int(self.tokens))
+        for result in _results(batch.records, room):
             more = f" (+{self.skipped} not shown)" if self.skipped else ""
             print(f"[{self.label}] {describe(result, self.shown)}{more}", file=out)
             self.skipped = 0
+        if self.limit:
+            self.tokens -= room
+        self.skipped += total - room
         out.flush()
 
 
