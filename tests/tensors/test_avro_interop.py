@@ -169,3 +169,21 @@ def test_single_serving_result_and_descriptor_interop(reference: dict[str, Any])
         "signature": "serving_default",
     }
     assert decode_model_descriptor(apache_write(schema, read)) == descriptor
+
+
+def test_ragged_recommender_requests_written_by_apache_avro(reference: dict[str, Any]) -> None:
+    schema = reference[schemas.SOURCE_REQUEST]
+    requests = []
+    for i, n in enumerate([2, 7, 1, 30, 7, 4]):
+        users = np.full((n, 1), float(i), np.float32)
+        products = np.arange(n, dtype=np.float32)[:, None] * 3
+        spec = {"predictions": TensorSpec(DType.DT_FLOAT, (n, 1))}
+        requests.append(
+            SourceRequest({"users": Tensor.from_numpy(users), "products": Tensor.from_numpy(products)}, spec)
+        )
+    payloads = [apache_write(schema, source_request_to_avro(r)) for r in requests]
+    (group,) = decode_source_requests(payloads).groups
+    assert group.indices.tolist() == list(range(6))
+    for k, r in enumerate(requests):
+        assert group.request(k).inputs["products"].equals(r.inputs["products"])
+        assert group.expected_outputs[k]["predictions"].shape == r.expected_outputs["predictions"].shape
