@@ -19,7 +19,7 @@ from inferstream.runtime.config import parse_duration
 from inferstream.runtime.control import ControlServer
 from inferstream.runtime.pipeline import check
 from inferstream.runtime.plan import Plan
-from inferstream.runtime.processes import ProcessRunner
+from inferstream.runtime.processes import READY_MARKER, ProcessRunner
 from inferstream.runtime.runner import Runner
 from inferstream.runtime.stats import PipelineStats
 from inferstream.transports import TransportError, load_transport
@@ -141,6 +141,7 @@ def run(
             drain_timeout=drain_seconds,
             only=only or None,
             drain=drain,
+            on_ready=(lambda: print(READY_MARKER, flush=True)) if only else None,
         )
         show = progress and console.is_terminal
         if show:

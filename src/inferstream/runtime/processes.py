@@ -27,6 +27,9 @@ from inferstream.transports.base import Transport
 
 log = logging.getLogger("inferstream.runtime")
 
+#: What a child prints (alone on a line) once its instances are set up and consuming starts.
+READY_MARKER = "inferstream: instance ready"
+
 
 class ProcessRunner:
     def __init__(
@@ -51,6 +54,8 @@ class ProcessRunner:
         self.children: dict[tuple[str, int], asyncio.subprocess.Process] = {}
         self._stop = asyncio.Event()
         self._readers: list[asyncio.Task[None]] = []
+        self._ready: dict[tuple[str, int], asyncio.Event] = {}
+        self.ready_timeout = 60.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -78,12 +83,28 @@ class ProcessRunner:
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
         self.children[(streamlet, index)] = process
+        ready = self._ready[(streamlet, index)] = asyncio.Event()
         assert process.stdout is not None
-        self._readers.append(asyncio.create_task(self._prefix(f"[{streamlet}.{index}] ", process.stdout)))
+        prefix = f"[{streamlet}.{index}] "
+        self._readers.append(asyncio.create_task(self._prefix(prefix, process.stdout, ready)))
 
-    async def _prefix(self, prefix: str, stream: asyncio.StreamReader) -> None:
-        async for line in stream:
-            self.write(prefix + line.decode(errors="replace").rstrip())
+    async def _prefix(self, prefix: str, stream: asyncio.StreamReader, ready: asyncio.Event) -> None:
+        async for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            if line == READY_MARKER:
+                ready.set()
+                continue
+            self.write(prefix + line)
+        ready.set()  # the child ended: nothing to wait for
+
+    async def _wait_ready(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Consumers first: sources start once every other instance has joined, so partitions are
+        shared from the first record on instead of after a rebalance."""
+        waits = [asyncio.ensure_future(self._ready[k].wait()) for k in keys]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=self.ready_timeout)
+            for wait in pending:
+                wait.cancel()
 
     async def _terminate(self, keys: Sequence[tuple[str, int]]) -> None:
         for key in keys:
@@ -115,11 +136,14 @@ class ProcessRunner:
         await self.transport.create_topics(self.plan.topics)
         folder = Path(tempfile.mkdtemp(prefix="inferstream-run-"))
         started = time.monotonic()
-        for name, streamlet_plan in self.plan.streamlets.items():
-            for index in range(streamlet_plan.instances):
-                await self._spawn(name, index, folder / f"{name}.{index}.json")
-        ingress = [k for k in self.children if self.plan.streamlets[k[0]].cls.kind == "ingress"]
-        others = [k for k in self.children if k not in ingress]
+        keys = [(n, i) for n, s in self.plan.streamlets.items() for i in range(s.instances)]
+        ingress = [k for k in keys if self.plan.streamlets[k[0]].cls.kind == "ingress"]
+        others = [k for k in keys if k not in ingress]
+        for name, index in others:
+            await self._spawn(name, index, folder / f"{name}.{index}.json")
+        await self._wait_ready(others)
+        for name, index in ingress:
+            await self._spawn(name, index, folder / f"{name}.{index}.json")
         deadline = None if self.run_for is None else started + self.run_for
         while not self._stop.is_set():
             if ingress and all(self.children[k].returncode is not None for k in ingress):
@@ -147,7 +171,9 @@ class ProcessRunner:
         stats = PipelineStats(self.plan.app)
         stats.started = started
         codes: dict[str, int] = {}
-        for (name, index), process in self.children.items():
+        in_plan_order = sorted(self.children, key=lambda k: (list(self.plan.streamlets).index(k[0]), k[1]))
+        for name, index in in_plan_order:
+            process = self.children[(name, index)]
             codes[f"{name}.{index}"] = process.returncode if process.returncode is not None else -1
             path = folder / f"{name}.{index}.json"
             instance: InstanceStats | None = None

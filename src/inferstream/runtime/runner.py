@@ -48,6 +48,7 @@ class Runner:
         progress_interval: float = 0.5,
         only: Iterable[tuple[str, int]] | None = None,
         drain: bool = True,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         """``only``: run just these (streamlet, instance) pairs (one process of a multi-process run);
         ``drain=False``: on stop, finish in-flight batches but do not wait for lag 0 (the parent does)."""
@@ -60,6 +61,7 @@ class Runner:
         self.progress_interval = progress_interval
         self.only = set(only) if only is not None else None
         self.drain = drain
+        self.on_ready = on_ready  # called once every instance is set up, before records flow
         self.stats = PipelineStats(plan.app)
         self.instances: list[StreamletInstance] = []
         self._stop = asyncio.Event()
@@ -121,6 +123,8 @@ class Runner:
                     await ready.close()
                 return self.stats
             started.append(instance)
+        if self.on_ready is not None:
+            self.on_ready()
         self.stats.started = time.monotonic()
         tasks = self._tasks  # scale() adds to it while the run goes on
         tasks.update({asyncio.create_task(i.run(), name=i.name): i for i in self.instances})
