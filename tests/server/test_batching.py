@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import HttpCall, ServerThread
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression
 
 from inferstream.models import Arrays
-from inferstream.server.batching import AdaptiveBatcher
+from inferstream.server.batching import AdaptiveBatcher, QueueFull
 
 
 def _run_batcher(run, requests: list[Arrays], **kwargs: float) -> tuple[list[Arrays], list[int]]:
@@ -110,3 +112,32 @@ def test_any_mix_of_requests_gets_its_own_rows_back(
         np.testing.assert_allclose(result["y"], request["x"] * 3)
         np.testing.assert_allclose(result["s"], request["x"].sum(axis=1))
     assert sum(calls) == len(requests)
+
+
+def test_full_queue_refuses_new_requests_until_it_drains() -> None:
+    release = threading.Event()
+
+    def slow(a: Arrays) -> Arrays:
+        release.wait(timeout=30)
+        return {"y": a["x"] + 1}
+
+    async def main() -> tuple[str, int]:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = AdaptiveBatcher(slow, pool, max_batch_size=2, max_queued_rows=4)
+            try:
+                first = asyncio.ensure_future(batcher.submit({"x": np.zeros((2, 1))}))
+                await asyncio.sleep(0.05)  # the worker has taken it and is blocked in the model
+                queued = [asyncio.ensure_future(batcher.submit({"x": np.zeros((2, 1))})) for _ in range(2)]
+                await asyncio.sleep(0.05)
+                with pytest.raises(QueueFull) as refused:
+                    await batcher.submit({"x": np.zeros((1, 1))})
+                release.set()
+                done = await asyncio.gather(first, *queued)
+                again = await batcher.submit({"x": np.zeros((1, 1))})  # drained: accepted again
+                return str(refused.value), len(done) + len(again["y"])
+            finally:
+                release.set()
+                await batcher.close()
+
+    reason, answered = asyncio.run(main())
+    assert "4 rows are waiting" in reason and answered == 4

@@ -65,6 +65,9 @@ def serve(
     batch_workers: Annotated[
         int, typer.Option(min=1, help="Batched inference calls in flight per model version.")
     ] = 1,
+    max_queued_rows: Annotated[
+        int, typer.Option(min=1, help="Rows that may wait per model; beyond, requests get 503 / UNAVAILABLE.")
+    ] = 65_536,
     inference_threads: Annotated[int, typer.Option(min=1, help="Threads running model calls.")] = 2,
     poll_seconds: Annotated[
         float, typer.Option(min=0, help="Look for new version folders this often and serve them (0: never).")
@@ -99,6 +102,7 @@ def serve(
             max_batch_size=max_batch_size,
             max_wait_ms=max_batch_wait_ms,
             workers_per_model=batch_workers,
+            max_queued_rows=max_queued_rows,
         ),
     )
     status = console.status(f"Loading {len(models)} model(s)…")

@@ -33,6 +33,10 @@ def rows_of(inputs: Arrays) -> int:
     return int(first.shape[0]) if first.ndim else 1
 
 
+class QueueFull(Exception):
+    """More rows wait than the batcher may hold: the server is overloaded, the caller should back off."""
+
+
 @dataclass
 class _Pending:
     inputs: Arrays
@@ -52,19 +56,26 @@ class AdaptiveBatcher:
         max_wait_s: float = 0.0,
         workers: int = 1,
         on_batch: Callable[[int, int], None] | None = None,
+        max_queued_rows: int = 65_536,
     ) -> None:
         self._run = run
         self._executor = executor
         self._max_rows = max_batch_size
         self._max_wait = max_wait_s
+        self._max_queued = max_queued_rows  # bounds memory under overload
+        self._queued_rows = 0
         self._on_batch = on_batch  # (requests, rows) per inference call, for metrics
         self._queue: collections.deque[_Pending] = collections.deque()
         self._wakeup = asyncio.Event()
         self._workers = [asyncio.create_task(self._work()) for _ in range(workers)]
 
     async def submit(self, inputs: Arrays) -> Arrays:
+        rows = rows_of(inputs)
+        if self._queued_rows and self._queued_rows + rows > self._max_queued:
+            raise QueueFull(f"{self._queued_rows} rows are waiting already (limit {self._max_queued})")
         future: asyncio.Future[Arrays] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(inputs, rows_of(inputs), _shape_key(inputs), future))
+        self._queue.append(_Pending(inputs, rows, _shape_key(inputs), future))
+        self._queued_rows += rows
         self._wakeup.set()
         return await future
 
@@ -111,6 +122,7 @@ class AdaptiveBatcher:
             else:
                 skipped.append(pending)
         self._queue.extendleft(reversed(skipped))
+        self._queued_rows -= rows
         return [p for p in batch if not p.future.cancelled()]
 
     def _run_batch(self, batch: list[_Pending]) -> list[Arrays]:

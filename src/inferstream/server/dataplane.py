@@ -17,7 +17,7 @@ from typing import Any
 import numpy.typing as npt
 
 from inferstream.models import Arrays, ModelInputError, Signature, UnknownSignatureError
-from inferstream.server.batching import AdaptiveBatcher, rows_of
+from inferstream.server.batching import AdaptiveBatcher, QueueFull, rows_of
 from inferstream.server.errors import ErrorKind, ServerError, invalid, not_found
 from inferstream.server.metrics import ServerMetrics
 from inferstream.server.repository import ModelRepository, ModelVersion
@@ -129,7 +129,10 @@ class DataPlane:
             loop = asyncio.get_running_loop()
             self.metrics.batch_rows.labels(entry.name).observe(rows_of(inputs))
             return await loop.run_in_executor(self._executor, entry.model.run, signature, inputs)
-        return await self._batcher(entry, signature).submit(inputs)
+        try:
+            return await self._batcher(entry, signature).submit(inputs)
+        except QueueFull as exc:
+            raise ServerError(ErrorKind.UNAVAILABLE, f"model {entry.name!r} is overloaded: {exc}") from None
 
     def _batcher(self, entry: ModelVersion, signature: Signature) -> AdaptiveBatcher:
         key = (entry.name, entry.version, signature.name)
@@ -149,6 +152,7 @@ class DataPlane:
                 max_wait_s=self.batching.max_wait_ms / 1000,
                 workers=self.batching.workers_per_model,
                 on_batch=observe,
+                max_queued_rows=self.batching.max_queued_rows,
             )
             self._batchers[key] = batcher
         return batcher

@@ -16,6 +16,7 @@ class BatchingSettings(BaseModel):
     max_batch_size: int = Field(256, ge=1)
     max_wait_ms: float = Field(0.0, ge=0)
     workers_per_model: int = Field(1, ge=1, description="inference calls in flight per model version")
+    max_queued_rows: int = Field(65_536, ge=1, description="rows waiting per model before 503/UNAVAILABLE")
 
 
 class ServerSettings(BaseModel):
