@@ -147,9 +147,14 @@ def _uniform_pass(
 ) -> Int64Array:
     """Match ``indices`` against uniform templates (``only`` these, else the cached ones per length)."""
     left: list[Int64Array] = []
+    # a length shared by few records of a ragged stream is cheaper in the one ragged walk
+    small = len(indices) // 4 if only is None and kind.caches.ragged else 0
     for part in split_by(lengths[indices]):
         idx = indices[part]
         length = int(lengths[idx[0]])
+        if len(idx) < small:
+            left.append(idx)
+            continue
         templates = only if only is not None else kind.caches.uniform.get(length, [])
         candidates = [t for t in templates if t.tensor_bytes <= max_bytes and _fits(kind, t.template, length)]
         if not candidates:
