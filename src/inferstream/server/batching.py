@@ -94,7 +94,7 @@ class AdaptiveBatcher:
             while not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            if self._max_wait > 0 and sum(p.rows for p in self._queue) < self._max_rows:
+            if self._max_wait > 0 and self._queued_rows < self._max_rows:
                 await asyncio.sleep(self._max_wait)
             batch = self._take()
             if not batch:
