@@ -61,3 +61,6 @@ def test_prometheus_metrics_count_requests(server: ServerThread, http: HttpCall)
         text = response.read().decode()
     assert 'inferstream_server_requests_total{model="linear",outcome="ok",protocol="tfserving-rest"}' in text
     assert "inferstream_server_batch_rows_bucket" in text
+    with urllib.request.urlopen(f"{server.rest}/monitoring/prometheus/metrics", timeout=30) as response:
+        assert b"inferstream_server_requests_total" in response.read()
+    assert http("GET", f"{server.rest}/healthz") == (200, {"ready": True})

@@ -53,5 +53,12 @@ def build_rest_app(dataplane: DataPlane, max_request_bytes: int = 64 * 1024 * 10
         ready = dataplane.ready()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 
-    app.add_routes([web.get("/metrics", metrics), web.get("/healthz", health), web.get("/readyz", health)])
+    app.add_routes(
+        [
+            web.get("/metrics", metrics),
+            web.get("/monitoring/prometheus/metrics", metrics),  # TF Serving's path for the same
+            web.get("/healthz", health),
+            web.get("/readyz", health),
+        ]
+    )
     return app
