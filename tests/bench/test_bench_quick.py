@@ -7,6 +7,8 @@ record produced to the input reaches exactly one outlet (normal, fraud or error)
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,23 +24,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.mark.slow
 def test_quick_run_writes_table_charts_and_counts_add_up(tmp_path: Path, repo_root: Path) -> None:
     out = tmp_path / "bench"
-    command = [
-        sys.executable,
-        "-c",
-        "from inferstream.cli.main import main; main()",
-        "bench",
-        "--quick",
-        "--records",
-        "3000",
-        "--slow-records",
-        "300",
-        "--latency-seconds",
-        "2",
-        "--out",
-        str(out),
-    ]
-    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    command = [sys.executable, "-c", "from inferstream.cli.main import main; main()", "bench", "--quick"]
+    command += ["--seconds", "3", "--latency-seconds", "2", "--out", str(out)]
+    stdout, returncode = _run_stopping_all(command, repo_root, timeout=540)
+    assert returncode == 0, stdout[-6000:]
 
     results = json.loads((out / "results.json").read_text())
     table = (out / "table.md").read_text()
@@ -61,3 +50,23 @@ def test_quick_run_writes_table_charts_and_counts_add_up(tmp_path: Path, repo_ro
         assert mode["sustained_rps"] and mode["sustained_rps"] > 0, mode["mode"]
         assert mode["latency_ms"]["p99"] is not None, mode["mode"]
         assert mode["cpu_seconds"], mode["mode"]
+
+
+def _run_stopping_all(command: list[str], cwd: Path, timeout: float) -> tuple[str, int]:
+    """Run the CLI in its own process group; on timeout stop the group (servers, pipelines, broker)."""
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        stdout, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            stdout, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, _ = process.communicate()
+        raise AssertionError(
+            f"inferstream bench --quick ran over {timeout:.0f} s:\n{stdout[-6000:]}"
+        ) from None
+    return stdout, process.returncode

@@ -1,10 +1,10 @@
 """The benchmark run: one broker, one fleet of model servers (and the proxy), then each mode in turn.
 
 Per mode, on fresh topics:
-1. *drain*: a backlog of tagged records is put on the input topic, the pipeline starts, and the
-   outlets' pace while it works through the backlog is the sustained throughput;
-2. *latency*: input is then paced at half that rate, and each record's time from its produce to
-   its append on an outlet gives the end-to-end latency percentiles;
+1. *saturate*: the harness (playing the ingress) keeps ~2 s of work in flight on the input topic
+   for ``saturate_seconds``; the outlets' pace meanwhile is the sustained throughput;
+2. *latency*: once the pipeline has caught up, input is paced at half that rate, and each record's
+   time from its produce to its append on an outlet gives the end-to-end latency percentiles;
 3. the pipeline stops, the harness reads every outlet back and checks the counts.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.bench.features import load_features
-from inferstream.bench.kafka_probe import OffsetWatcher, create_topics, produce, read_topic
+from inferstream.bench.kafka_probe import Feeder, OffsetWatcher, create_topics, read_topic
 from inferstream.bench.launchers import (
     REPO,
     RunContext,
@@ -56,13 +56,14 @@ class BenchSettings:
     quick: bool = False
     models: Path = REPO / "models"
     data: Path = REPO / "data" / "creditcard-sample.csv"
-    fast_records: int = 300_000  # backlog for batched modes
-    slow_records: int = 6_000  # backlog for one-record-per-call modes
-    drain_seconds: float = 40.0  # time budget of the drain phase
+    saturate_seconds: float = 20.0  # length of the saturated (max throughput) phase
+    fast_in_flight: int = 5_000  # least records kept in flight for batched modes
+    slow_in_flight: int = 300  # ... and for one-record-per-call modes
+    drain_seconds: float = 30.0  # longest wait for the pipeline to catch up after saturation
     latency_seconds: float = 12.0  # length of the paced phase
     partitions: int = 4
     replicas: int = 2
-    startup_seconds: float = 60.0
+    startup_seconds: float = 180.0  # imports and group joins; minutes on a crowded 2-core machine
     notes: list[str] = field(default_factory=list)
 
 
@@ -139,56 +140,106 @@ def _run_mode(
     began = time.monotonic()
     topology = Topology.for_mode(mode, prefix)
     create_topics(ctx.bootstrap, [topology.input], topology.derived, settings.partitions)
-    backlog = settings.slow_records if mode.slow else settings.fast_records
-    status(f"{mode.name}: producing a backlog of {backlog:,} records")
-    produced_at = produce(ctx.bootstrap, topology.input, factory, 0, backlog)
+    feeder = Feeder(ctx.bootstrap, topology.input, factory)
+    min_in_flight = settings.slow_in_flight if mode.slow else settings.fast_in_flight
+    sent = [feeder.send(0, min_in_flight)]  # produce times, chunk by chunk
+    feeder.flush()
+    saturated = min_in_flight  # records of the saturated phase: seqs [0, saturated)
     shared: list[ManagedProcess] = [*fleet.processes, *([proxy.process] if proxy and proxy.process else [])]
     cpu_before = {p.name: p.cpu_seconds() for p in shared}
     outlet_topics = list(topology.outlets.values())
     watcher = OffsetWatcher(
-        ctx.bootstrap, [topology.input, topology.results, *outlet_topics], topology.group_topics
+        ctx.bootstrap,
+        [topology.input, topology.results, *outlet_topics],
+        topology.group_topics,
+        interval=0.25,
     )
     watcher.start()
     pipeline: list[ManagedProcess] = []
     try:
         pipeline = start_pipeline(mode, topology, endpoints_for(mode, fleet, proxy), ctx)
         status(f"{mode.name}: starting the pipeline")
-        # Start-up (imports, consumer-group joins) is slow on a busy machine and is not part of the
-        # drain: its budget starts with the first record out.
+        # Start-up (imports, consumer-group joins) is slow on a busy machine and is not measured.
         if not _wait_outlets(watcher, outlet_topics, 1, settings.startup_seconds, pipeline):
             raise ProcessFailed(
                 f"no record reached an outlet within {settings.startup_seconds:.0f} s of start"
             )
-        status(f"{mode.name}: draining the backlog")
-        result.drained = _wait_outlets(watcher, outlet_topics, backlog, settings.drain_seconds, pipeline)
-        # The sustained rate counts what came out of the backlog within the budget, drained or not.
+        status(f"{mode.name}: saturating for {settings.saturate_seconds:.0f} s")
+        saturated = _saturate(
+            feeder, sent, saturated, watcher, outlet_topics, min_in_flight, settings, pipeline
+        )
+        result.drained = _wait_outlets(watcher, outlet_topics, saturated, settings.drain_seconds, pipeline)
         reads = {t: read_topic(ctx.bootstrap, t) for t in outlet_topics}
-        out_times = np.concatenate([r.times[r.seqs < backlog] for r in reads.values()])
+        out_times = np.concatenate([r.times[r.seqs < saturated] for r in reads.values()])
         result.sustained_rps = _round(sustained_rate(out_times))
         if not result.drained:
-            status(f"{mode.name}: over budget; letting the backlog finish")
-            result.drained = _wait_outlets(watcher, outlet_topics, backlog, settings.drain_seconds, pipeline)
-        if not result.drained:
             out = _outlet_total(watcher, outlet_topics)
-            budget = 2 * settings.drain_seconds
-            result.reason = f"backlog not drained in {budget:.0f} s ({out:,} of {backlog:,} out)"
+            result.reason = (
+                f"did not catch up within {settings.drain_seconds:.0f} s ({out:,} of {saturated:,} out)"
+            )
         elif result.sustained_rps:
             rate = result.sustained_rps / 2
             paced = max(1, int(rate * settings.latency_seconds))
             result.latency_rate_rps = round(rate, 1)
             status(f"{mode.name}: pacing {paced:,} records at {rate:,.0f}/s for latency")
-            paced_at = produce(ctx.bootstrap, topology.input, factory, backlog, paced, rate=rate)
-            produced_at = np.concatenate([produced_at, paced_at])
-            _wait_outlets(watcher, outlet_topics, backlog + paced, settings.latency_seconds + 15, pipeline)
+            sent.append(feeder.send(saturated, paced, rate=rate))
+            feeder.flush()
+            _wait_outlets(watcher, outlet_topics, saturated + paced, settings.latency_seconds + 15, pipeline)
     except ProcessFailed as exc:
         result.reason = str(exc).splitlines()[0]
     finally:
         for process in pipeline:
             process.stop()
         watcher.stop()
-    _collect(result, ctx, topology, watcher, produced_at, backlog, pipeline, shared, cpu_before)
+        feeder.flush()
+    produced_at = np.concatenate(sent)
+    _collect(result, ctx, topology, watcher, produced_at, saturated, pipeline, shared, cpu_before)
     result.seconds = round(time.monotonic() - began, 1)
     return result
+
+
+def _saturate(
+    feeder: Feeder,
+    sent: list[npt.NDArray[np.float64]],
+    produced: int,
+    watcher: OffsetWatcher,
+    outlet_topics: list[str],
+    min_in_flight: int,
+    settings: BenchSettings,
+    pipeline: list[ManagedProcess],
+) -> int:
+    """Keep the pipeline busy for ``saturate_seconds``: top the input up whenever fewer than ~2 s of
+    output (and at least ``min_in_flight``) records are in flight. Returns the records produced."""
+    deadline = time.monotonic() + settings.saturate_seconds
+    while time.monotonic() < deadline:
+        for process in pipeline:
+            if not process.alive():
+                raise process.fail("exited while the pipeline was running")
+        in_flight = produced - _outlet_total(watcher, outlet_topics)
+        wanted = max(min_in_flight, int(2 * _recent_rate(watcher, outlet_topics)))
+        if in_flight < wanted:
+            count = min(wanted - in_flight, 50_000)
+            sent.append(feeder.send(produced, count))
+            produced += count
+        else:
+            time.sleep(0.05)
+    feeder.flush()
+    return produced
+
+
+def _recent_rate(watcher: OffsetWatcher, outlet_topics: list[str], window: float = 1.0) -> float:
+    """Outlet records/s over the last ``window`` seconds of samples."""
+    samples = watcher.samples
+    if len(samples) < 2:
+        return 0.0
+    last = samples[-1]
+    first = next((s for s in reversed(samples) if last.t - s.t >= window), samples[0])
+    dt = last.t - first.t
+    if dt <= 0:
+        return 0.0
+    return (
+        sum(last.ends.get(t, 0) for t in outlet_topics) - sum(first.ends.get(t, 0) for t in outlet_topics)
+    ) / dt
 
 
 def _collect(

@@ -50,6 +50,57 @@ def create_topics(
             raise BrokerProbeError(f"could not create topic {topic}: {exc}") from exc
 
 
+class Feeder:
+    """The harness's ingress: one producer writing tagged records to the input topic."""
+
+    def __init__(self, bootstrap: str, topic: str, make_value: Callable[[int], bytes]) -> None:
+        self.topic = topic
+        self.make_value = make_value
+        self.failures: list[str] = []
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "linger.ms": 2,
+                "batch.num.messages": 10000,
+                "queue.buffering.max.messages": 1_000_000,
+                "queue.buffering.max.kbytes": 1_048_576,
+            }
+        )
+
+    def _on_delivery(self, err: object, _msg: object) -> None:
+        if err is not None:
+            self.failures.append(str(err))
+
+    def send(self, first_seq: int, count: int, rate: float | None = None) -> npt.NDArray[np.float64]:
+        """Produce ``count`` records, at full speed or at ``rate`` records/s; returns their times (s)."""
+        times = np.empty(count, dtype=np.float64)
+        started = time.time()
+        chunk = 500 if rate is None else max(1, int(rate / 200))  # paced in 5 ms steps
+        for base in range(0, count, chunk):
+            if rate is not None:
+                delay = started + base / rate - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            for i in range(base, min(base + chunk, count)):
+                value = self.make_value(first_seq + i)
+                times[i] = time.time()
+                while True:
+                    try:
+                        self.producer.produce(self.topic, value, on_delivery=self._on_delivery)
+                        break
+                    except BufferError:
+                        self.producer.poll(0.01)
+            self.producer.poll(0)
+        return times
+
+    def flush(self, timeout: float = 60.0) -> None:
+        remaining = self.producer.flush(timeout)
+        if remaining or self.failures:
+            raise BrokerProbeError(
+                f"{self.topic}: {remaining} records unsent, {len(self.failures)} failed: {self.failures[:3]}"
+            )
+
+
 def produce(
     bootstrap: str,
     topic: str,
@@ -57,48 +108,11 @@ def produce(
     first_seq: int,
     count: int,
     rate: float | None = None,
-    on_progress: Callable[[int], None] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Produce ``count`` records, as fast as possible or at ``rate`` records/s; returns produce times (s)."""
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 2,
-            "batch.num.messages": 10000,
-            "queue.buffering.max.messages": 1_000_000,
-            "queue.buffering.max.kbytes": 1_048_576,
-        }
-    )
-    times = np.empty(count, dtype=np.float64)
-    failures: list[str] = []
-
-    def on_delivery(err: object, _msg: object) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    started = time.time()
-    chunk = 500 if rate is None else max(1, int(rate / 200))  # paced in 5 ms steps
-    for base in range(0, count, chunk):
-        if rate is not None:
-            due = started + base / rate
-            delay = due - time.time()
-            if delay > 0:
-                time.sleep(delay)
-        for i in range(base, min(base + chunk, count)):
-            value = make_value(first_seq + i)
-            times[i] = time.time()
-            while True:
-                try:
-                    producer.produce(topic, value, on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    producer.poll(0.01)
-        producer.poll(0)
-        if on_progress is not None:
-            on_progress(min(base + chunk, count))
-    remaining = producer.flush(60)
-    if remaining or failures:
-        raise BrokerProbeError(f"{topic}: {remaining} records unsent, {len(failures)} failed: {failures[:3]}")
+    """Produce ``count`` records and wait for their acks; returns produce times (s)."""
+    feeder = Feeder(bootstrap, topic, make_value)
+    times = feeder.send(first_seq, count, rate)
+    feeder.flush()
     return times
 
 

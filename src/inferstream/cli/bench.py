@@ -20,18 +20,15 @@ def bench(
         Path, typer.Option(help="Folder for results.json, table.md and the PNG charts.")
     ] = DEFAULT_OUT,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Smoke run: 3 modes, small backlogs, under 2 minutes.")
+        bool, typer.Option("--quick", help="Smoke run: 3 modes, short phases, under 2 minutes.")
     ] = False,
     mode: Annotated[
         list[str],
         typer.Option("--mode", help="Only the modes whose name contains this text (repeatable), e.g. quix."),
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
-    records: Annotated[
-        int | None,
-        typer.Option(min=10, help="Backlog per batched mode (default: 30,000 quick, 300,000 full)."),
-    ] = None,
-    slow_records: Annotated[
-        int | None, typer.Option(min=10, help="Backlog per one-record-per-call mode (default 1,500 / 6,000).")
+    seconds: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="Length of the saturated phase per mode (default 6 quick, 20 full)."),
     ] = None,
     latency_seconds: Annotated[
         float | None, typer.Option(min=1.0, help="Length of the paced latency phase per mode.")
@@ -71,9 +68,8 @@ def bench(
         quick=quick,
         models=models,
         data=data,
-        fast_records=records or (30_000 if quick else 300_000),
-        slow_records=slow_records or (1_500 if quick else 6_000),
-        drain_seconds=10.0 if quick else 40.0,
+        saturate_seconds=seconds or (6.0 if quick else 20.0),
+        drain_seconds=20.0 if quick else 30.0,
         latency_seconds=latency_seconds or (4.0 if quick else 12.0),
         replicas=replicas,
     )
