@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.tensors.avro.grouping import BoundedCache, codes, split_by
-from inferstream.tensors.avro.ragged import Count, Data, Leading, Part, map_parts
+from inferstream.tensors.avro.ragged import Count, Data, Leading, Part, map_parts, merge_parts
 from inferstream.tensors.avro.records import ModelResultMetadata, TensorSpec
 from inferstream.tensors.avro.stacked import Int64Array, StackedTensor
 from inferstream.tensors.avro.templates import (
@@ -226,7 +226,7 @@ def _encode_ragged_results(
         except NotTemplatable:
             return None
         for i, payload in zip(
-            records.tolist(), _render_ragged(_merged(parts), records, used, longs), strict=True
+            records.tolist(), _render_ragged(merge_parts(parts), records, used, longs), strict=True
         ):
             out[i] = payload
     rest = np.flatnonzero(~has_rows)
@@ -237,16 +237,6 @@ def _encode_ragged_results(
         for i in rest.tolist():
             out[i] = uniform[i]
     return out
-
-
-def _merged(parts: Sequence[Part | VarintSlot]) -> list[Part | VarintSlot]:
-    merged: list[Part | VarintSlot] = []
-    for p in parts:
-        if isinstance(p, bytes) and merged and isinstance(merged[-1], bytes):
-            merged[-1] += p
-        elif not (isinstance(p, bytes) and not p):
-            merged.append(p)
-    return merged
 
 
 def encode_source_requests(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -113,13 +113,20 @@ def map_parts(section: str, tensors: Mapping[str, TensorLike], with_data: bool) 
     return parts
 
 
-def _merge(parts: Sequence[Part]) -> list[Part]:
-    merged: list[Part] = []
+T = TypeVar("T")
+
+
+def merge_parts(parts: Sequence[T]) -> list[T]:
+    """Adjacent constant bytes joined into one part, empty ones dropped."""
+    merged: list[Any] = []
     for p in parts:
-        if isinstance(p, bytes) and merged and isinstance(merged[-1], bytes):
-            merged[-1] += p
-        elif not (isinstance(p, bytes) and not p):
-            merged.append(p)
+        if isinstance(p, bytes):
+            if not p:
+                continue
+            if merged and isinstance(merged[-1], bytes):
+                merged[-1] += p
+                continue
+        merged.append(p)
     return merged
 
 
@@ -164,7 +171,7 @@ class RaggedTemplate:
 
     @classmethod
     def compile(cls, parts: Sequence[Part]) -> RaggedTemplate:
-        return cls(_merge(parts))
+        return cls(merge_parts(parts))
 
     @property
     def data(self) -> list[Data]:
