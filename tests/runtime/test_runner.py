@@ -1,4 +1,5 @@
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -233,3 +234,29 @@ def test_a_codec_that_raises_dead_letters_the_batch_instead_of_crashing() -> Non
     assert summary["streamlets"]["double"]["dead_letters"] == 30
     letters, _ = DEAD_LETTER_CODEC.decode(transport.partitions("numbers.dead-letters")[0].read(0, 100)[1])
     assert {letter["reason"] for letter in letters} == {"decoding failed: RuntimeError: codec bug"}
+
+
+class _SilentProducer(MemoryProducer):
+    """Never acknowledges what goes to one topic: a broker that stopped answering."""
+
+    def __init__(self, transport: MemoryTransport, client_id: str, topic: str) -> None:
+        super().__init__(transport, client_id)
+        self.topic = topic
+
+    async def send(self, topic, values, keys=None):  # type: ignore[no-untyped-def]
+        ack = await super().send(topic, values, keys)
+        return asyncio.get_running_loop().create_future() if topic == self.topic else ack
+
+
+class _SilentTransport(MemoryTransport):
+    def producer(self, client_id: str) -> MemoryProducer:
+        return _SilentProducer(self, client_id, "numbers.double.out")
+
+
+def test_stopping_gives_up_on_batches_never_acknowledged_and_leaves_them_uncommitted() -> None:
+    transport = _SilentTransport()
+    plan = numbers_plan(conf=["source.count=300"])
+    started = time.monotonic()
+    run_pipeline(plan, transport, drain_timeout=0.5, shutdown_timeout=0.5)
+    assert time.monotonic() - started < 30
+    assert asyncio.run(transport.lag("numbers.double.in", ["numbers.source.out"])) == 300  # all re-read later

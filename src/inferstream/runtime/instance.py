@@ -74,6 +74,7 @@ class StreamletInstance:
         stats: InstanceStats,
         record_budget: int | None = None,
         poll_timeout: float = 0.05,
+        shutdown_timeout: float = 20.0,
     ) -> None:
         self.streamlet = streamlet
         self.ctx = ctx
@@ -82,6 +83,7 @@ class StreamletInstance:
         self.stats = stats
         self.record_budget = record_budget  # ingress: records to emit before stopping (--records)
         self.poll_timeout = poll_timeout
+        self.shutdown_timeout = shutdown_timeout  # longest wait for in-flight batches once stopping
         self.name = f"{ctx.streamlet}.{ctx.instance}"
         self.exhausted = asyncio.Event()  # ingress: the source ended or the budget is spent
         self._producer: Producer | None = None
@@ -227,7 +229,18 @@ class StreamletInstance:
                     task.add_done_callback(lambda t: self._finished(t, failed))
         finally:
             if self._tasks:  # drain what is in flight, then commit what it acknowledged
-                await asyncio.wait(set(self._tasks))
+                _, late = await asyncio.wait(set(self._tasks), timeout=self.shutdown_timeout)
+                if late:  # e.g. a broker that stopped acknowledging: give up, leave them uncommitted
+                    log.warning(
+                        "%s: %d batch(es) still unacknowledged after %.0f s; stopping without committing "
+                        "them (they will be consumed again)",
+                        self.name,
+                        len(late),
+                        self.shutdown_timeout,
+                    )
+                    for task in late:
+                        task.cancel()
+                    await asyncio.wait(late)
             with contextlib.suppress(TransportError):
                 await self._commit(consumer, tracker)
         if failed:

@@ -49,6 +49,7 @@ class Runner:
         only: Iterable[tuple[str, int]] | None = None,
         drain: bool = True,
         on_ready: Callable[[], None] | None = None,
+        shutdown_timeout: float = 20.0,
     ) -> None:
         """``only``: run just these (streamlet, instance) pairs (one process of a multi-process run);
         ``drain=False``: on stop, finish in-flight batches but do not wait for lag 0 (the parent does)."""
@@ -62,6 +63,7 @@ class Runner:
         self.only = set(only) if only is not None else None
         self.drain = drain
         self.on_ready = on_ready  # called once every instance is set up, before records flow
+        self.shutdown_timeout = shutdown_timeout  # per instance: longest wait for in-flight batches
         self.stats = PipelineStats(plan.app)
         self.instances: list[StreamletInstance] = []
         self._stop = asyncio.Event()
@@ -106,6 +108,7 @@ class Runner:
                         streamlet_plan.wiring,
                         self.stats.instance(name, index),
                         record_budget=budget,
+                        shutdown_timeout=self.shutdown_timeout,
                     )
                 )
 
@@ -184,6 +187,7 @@ class Runner:
                 self.transport,
                 streamlet_plan.wiring,
                 self.stats.instance(streamlet, index),
+                shutdown_timeout=self.shutdown_timeout,
             )
             await instance.setup()
             self.instances.append(instance)
