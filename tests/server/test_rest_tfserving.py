@@ -78,6 +78,13 @@ def test_highest_version_by_default(
     np.testing.assert_allclose(latest["predictions"][0], [2 * expected], rtol=1e-4)
 
 
+def test_seldon_ambassador_path_of_the_original_readme(server: ServerThread, http: HttpCall) -> None:
+    # the original README's Seldon command: .../seldon/<namespace>/<deployment>/v1/models/<m>/:predict
+    url = f"{server.rest}/seldon/seldon/rest-tfserving/v1/models/linear/:predict"
+    status, body = http("POST", url, {"signature_name": "", "inputs": {"X": [[1.0, 2.0, 3.0, 4.0]]}})
+    assert status == 200 and np.asarray(body["outputs"]).shape == (1, 1)
+
+
 def test_sklearn_model_with_two_outputs(server: ServerThread, http: HttpCall) -> None:
     status, body = http(
         "POST", f"{server.rest}/v1/models/classifier:predict", {"inputs": [[0.0] * 4, [3.0] * 4]}

@@ -3,6 +3,7 @@
 POST /v1/models/<m>[/versions/<v>]:predict   {"signature_name": "", "inputs"|"instances": ...}
 GET  /v1/models/<m>[/versions/<v>]           model version status
 GET  /v1/models/<m>[/versions/<v>]/metadata  signature defs
+(each also under /seldon/<namespace>/<deployment>/, the path Seldon's Ambassador routes.)
 """
 
 from __future__ import annotations
@@ -52,9 +53,14 @@ class TfServingRest:
         self.max_bytes = max_bytes
 
     def routes(self) -> list[web.RouteDef]:
+        # Also under Seldon's Ambassador prefix, so the original's Seldon curl commands work as written.
         return [
-            web.post("/v1/models/{tail:.+}", self.post),
-            web.get("/v1/models/{tail:.+}", self.get),
+            route
+            for prefix in ("", "/seldon/{namespace}/{deployment}")
+            for route in (
+                web.post(prefix + "/v1/models/{tail:.+}", self.post),
+                web.get(prefix + "/v1/models/{tail:.+}", self.get),
+            )
         ]
 
     async def post(self, request: web.Request) -> web.Response:
