@@ -193,3 +193,10 @@ def test_a_port_name_used_twice_in_a_class() -> None:
 
     (problem,) = _class_problems("streamlets.twice", Twice)
     assert problem.message == "port name 'in' is used twice (first, second) in Twice"
+
+    class BadPort(Processor):
+        inlet = Inlet("In_Put", NUMBERED)
+        out = Outlet("out", NUMBERED)
+
+    (problem,) = _class_problems("streamlets.bad", BadPort)
+    assert problem.message == "port name 'In_Put' of BadPort is not valid (lowercase letters, digits, '-')"

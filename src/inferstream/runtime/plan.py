@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from inferstream.runtime.blueprint import Blueprint, PortRef, Problem, TopicDef
+from inferstream.runtime.blueprint import NAME, Blueprint, PortRef, Problem, TopicDef
 from inferstream.runtime.config import ConfigError, StreamletConfig, resolve_parameters
 from inferstream.runtime.instance import Wiring
 from inferstream.runtime.loading import StreamletLoadError, did_you_mean, load_streamlet_class
@@ -93,6 +93,13 @@ def _config_problem(source: str, streamlet: str, error: ConfigError) -> Problem:
 def _class_problems(where: str, cls: type[Streamlet]) -> list[Problem]:
     problems: list[Problem] = []
     for port, attributes in port_names_by_attribute(cls).items():
+        if not NAME.match(port):
+            problems.append(
+                Problem(
+                    where,
+                    f"port name {port!r} of {cls.__name__} is not valid (lowercase letters, digits, '-')",
+                )
+            )
         if len(attributes) > 1:
             problems.append(
                 Problem(
