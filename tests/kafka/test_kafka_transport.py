@@ -111,29 +111,34 @@ def test_group_members_share_partitions_and_a_leaver_hands_over_after_its_commit
     async def scenario() -> None:
         transport = KafkaTransport(bootstrap)
         await transport.create_topics([TopicSpec(topic, partitions=4)])
-        producer = transport.producer("p")
-        await (await producer.send(topic, [f"{i}".encode() for i in range(400)]))
         first, second = transport.consumer(group, [topic], "a"), transport.consumer(group, [topic], "b")
-        batches = await drain([first, second], 400)
-        assert sum(len(b) for b in batches) == 400
-        # Both members ended up with a share (the group rebalances as the second joins).
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
-        while not (first.assignment() and second.assignment()) and loop.time() < deadline:
+        producer = transport.producer("p")
+        try:
+            # Both members join (polling drives the rebalances) before any record exists.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while len(first.assignment()) + len(second.assignment()) < 4 or not (
+                first.assignment() and second.assignment()
+            ):
+                assert loop.time() < deadline, (first.assignment(), second.assignment())
+                for member in (first, second):
+                    assert await member.poll(10, 0.1) == []
+            assert first.assignment() | second.assignment() == {TopicPartition(topic, p) for p in range(4)}
+            assert not first.assignment() & second.assignment()
+            await (await producer.send(topic, [f"{i}".encode() for i in range(400)]))
+            batches = await drain([first, second], 400)
+            assert sorted(v for b in batches for v in b.values) == sorted(f"{i}".encode() for i in range(400))
+            # Everything processed: each commits what it owns, then the first leaves; nothing is re-read.
             for member in (first, second):
-                await member.poll(10, 0.2)
-        assert first.assignment() and second.assignment()
-        assert first.assignment() | second.assignment() == {TopicPartition(topic, p) for p in range(4)}
-        assert not first.assignment() & second.assignment()
-        # Everything processed: commit what each owns, then the first leaves; nothing is re-read.
-        ends = {TopicPartition(topic, p): 100 for p in range(4)}
-        for member in (first, second):
-            await member.commit({tp: o for tp, o in ends.items() if tp in member.assignment()})
-        await first.close()
-        assert await transport.lag(group, [topic]) == 0
-        assert await drain([second], 1, deadline_s=3) == []
-        await second.close()
-        await producer.close()
+                ends = {tp: 100 for tp in member.assignment()}
+                await member.commit(ends)
+            await first.close()
+            assert await transport.lag(group, [topic]) == 0
+            assert await drain([second], 1, deadline_s=3) == []
+        finally:
+            await first.close()
+            await second.close()
+            await producer.close()
 
     run(scenario())
 

@@ -23,10 +23,10 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from confluent_kafka import Consumer as _RdConsumer
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as _RdTopicPartition
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from inferstream.transports.base import TopicSpec, Transport, TransportError
@@ -133,31 +133,36 @@ class KafkaTransport(Transport):
         return KafkaConsumer(self.settings.consumer_config(group, client_id), topics)
 
     async def lag(self, group: str, topics: Sequence[str]) -> int:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._lag_blocking, group, list(topics))
-
-    def _lag_blocking(self, group: str, topics: list[str]) -> int:
-        # A consumer that never subscribes does not join the group; it only reads its offsets.
-        probe = _RdConsumer(self.settings.consumer_config(group, f"{group}.lag-probe"))
+        # Admin requests only (no consumer client per call): the runner asks every 0.2 s while draining.
         try:
-            meta = probe.list_topics(timeout=_ADMIN_TIMEOUT)
+            loop = asyncio.get_running_loop()
+            meta = await loop.run_in_executor(None, lambda: self.admin.list_topics(timeout=_ADMIN_TIMEOUT))
             partitions = []
             for topic in topics:
                 info = meta.topics.get(topic)
                 if info is None or info.error is not None:
                     raise TransportError(f"lag: unknown topic {topic!r}")
                 partitions += [_RdTopicPartition(topic, p) for p in info.partitions]
-            committed = probe.committed(partitions, timeout=_ADMIN_TIMEOUT)
+            if not partitions:
+                return 0
+            request = [ConsumerGroupTopicPartitions(group, partitions)]
+            timeout = _ADMIN_TIMEOUT
+            (offsets,) = self.admin.list_consumer_group_offsets(request, request_timeout=timeout).values()
+            answer = await asyncio.wrap_future(offsets)
+            committed = {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions}
+            latest, earliest = OffsetSpec.latest(), OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+            ends = self.admin.list_offsets({tp: latest for tp in partitions}, request_timeout=timeout)
+            starts = self.admin.list_offsets({tp: earliest for tp in partitions}, request_timeout=timeout)
             total = 0
-            for tp in committed:
-                low, high = probe.get_watermark_offsets(tp, timeout=_ADMIN_TIMEOUT)
-                start = tp.offset if tp.offset >= 0 else low  # nothing committed: all retained records
-                total += max(0, high - start)
+            for tp in partitions:
+                high = (await asyncio.wrap_future(ends[tp])).offset
+                position = committed.get((tp.topic, tp.partition), -1)
+                if position < 0:  # nothing committed: every retained record is still to read
+                    position = (await asyncio.wrap_future(starts[tp])).offset
+                total += max(0, high - position)
             return total
         except KafkaException as exc:
             raise TransportError(f"lag of group {group!r}: {exc.args[0].str()}") from exc
-        finally:
-            probe.close()
 
     async def delete_topics(self, names: Sequence[str]) -> None:
         """Delete topics (tests, ``inferstream`` clean-up); unknown ones are ignored."""
