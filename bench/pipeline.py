@@ -108,6 +108,8 @@ def main() -> None:
         f"{counted:,} of {args.records:,} records flowed in {flow:.2f} s = {counted / flow:,.0f} records/s "
         f"(run incl. start and drain {elapsed:.2f} s; wall incl. setup {wall:.2f} s)"
     )
+    cpu = float(summary["cpu_s"])  # type: ignore[arg-type]
+    print(f"CPU of the pipeline's processes: {cpu:.2f} s = {counted / cpu:,.0f} records per CPU-second")
     if counted != args.records:
         raise SystemExit(f"lost records: counted {counted} of {args.records}")
 

@@ -171,6 +171,7 @@ class ProcessRunner:
         stats = PipelineStats(self.plan.app)
         stats.started = started
         codes: dict[str, int] = {}
+        cpu = 0.0
         in_plan_order = sorted(self.children, key=lambda k: (list(self.plan.streamlets).index(k[0]), k[1]))
         for name, index in in_plan_order:
             process = self.children[(name, index)]
@@ -180,6 +181,7 @@ class ProcessRunner:
             if path.is_file():
                 with contextlib.suppress(ValueError, KeyError):
                     data = json.loads(path.read_text())
+                    cpu += float(data.get("cpu_s", 0.0))
                     found = [i for i in data.get("instances", []) if i["streamlet"] == name]
                     if found:
                         instance = InstanceStats.from_dict(found[0])
@@ -189,4 +191,5 @@ class ProcessRunner:
                 instance.failure = f"exited with code {process.returncode}"
             stats.instances.append(instance)
         stats.ended = time.monotonic()
+        stats.child_cpu_s = cpu
         return stats, codes

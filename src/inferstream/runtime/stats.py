@@ -106,6 +106,8 @@ class PipelineStats:
         self.instances: list[InstanceStats] = []
         self.started = time.monotonic()
         self.ended: float | None = None  # set by runners whose instances ran elsewhere
+        self.cpu_started = time.process_time()
+        self.child_cpu_s: float | None = None  # multi-process runs: the children's CPU, summed
 
     def instance(self, streamlet: str, index: int) -> InstanceStats:
         stats = InstanceStats(streamlet, index)
@@ -119,6 +121,11 @@ class PipelineStats:
         if self.instances and all(end is not None for end in ends):
             return max(end for end in ends if end is not None) - self.started
         return time.monotonic() - self.started
+
+    def cpu_s(self) -> float:
+        if self.child_cpu_s is not None:
+            return self.child_cpu_s
+        return time.process_time() - self.cpu_started
 
     def streamlet_summary(self, streamlet: str) -> dict[str, Any]:
         mine = [s for s in self.instances if s.streamlet == streamlet]
@@ -155,6 +162,8 @@ class PipelineStats:
             "elapsed_s": self.elapsed(),
             # first record emitted anywhere to last record consumed anywhere (epoch clocks)
             "flow_s": max(p.last_at for p in ports) - min(p.first_at for p in ports) if ports else 0.0,
+            # CPU seconds the pipeline's processes used (not a broker's): load-independent cost
+            "cpu_s": self.cpu_s(),
             "ok": not any(s.failure for s in self.instances),
             "streamlets": streamlets,
             "instances": [s.to_dict() for s in self.instances],
