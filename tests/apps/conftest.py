@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from inferstream.apps.fraud.data import CardTransactions, load_transactions
-from inferstream.apps.fraud.model import TrainingSettings
-from inferstream.apps.fraud.training import train_fraud
+from inferstream.apps.fraud.training import TrainedFraudModel, train_fraud
 from inferstream.apps.recommender.model import train_and_save
 from inferstream.server.process import ServedProcess, serve_in_subprocess
 from inferstream.transports.kafka_broker import start_broker
@@ -21,11 +20,16 @@ def sample(repo_root: Path) -> CardTransactions:
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory, sample: CardTransactions) -> Path:
-    """``<dir>/fraud/1`` (trained on the sample, few epochs: these tests check plumbing, not quality)
-    and ``<dir>/recommender/1``."""
-    root = tmp_path_factory.mktemp("app-models")
-    train_fraud(sample, root, TrainingSettings(epochs=30))
+def trained_fraud(tmp_path_factory: pytest.TempPathFactory, sample: CardTransactions) -> TrainedFraudModel:
+    """The fraud model as ``inferstream train fraud`` makes it (default settings), in ``<dir>/fraud/1``."""
+    return train_fraud(sample, tmp_path_factory.mktemp("app-models"))
+
+
+@pytest.fixture(scope="session")
+def models_dir(trained_fraud: TrainedFraudModel) -> Path:
+    """A model base folder: ``fraud/1`` and ``recommender/1`` (100 users, 100 products)."""
+    assert trained_fraud.version_dir is not None
+    root = trained_fraud.version_dir.parent.parent
     train_and_save(root, users=100, products=100)
     return root
 
