@@ -10,6 +10,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from inferstream.cli.main import _register_verbs, app
+from inferstream.runtime.processes import READY_MARKER
 
 from .helpers import NUMBERS
 
@@ -112,3 +113,20 @@ def test_the_control_endpoint_serves_stats_and_scales_a_running_pipeline(tmp_pat
     data = json.loads(summary.read_text())
     assert data["streamlets"]["double"]["instances"] == 2
     assert data["streamlets"]["sink"]["records_in"] >= data["streamlets"]["source"]["records_out"] > 0
+
+
+def test_one_instance_per_process_mode_reports_ready_and_runs_only_that_instance(tmp_path: Path) -> None:
+    _register_verbs()
+    blueprint = tmp_path / "numbers.yaml"
+    blueprint.write_text(NUMBERS.format(instances=3))
+    summary = tmp_path / "summary.json"
+    args = ["run", str(blueprint), "--instance", "source:0", "--no-drain", "--records", "300"]
+    result = CliRunner().invoke(app, [*args, "--summary-json", str(summary), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert READY_MARKER in result.output
+    data = json.loads(summary.read_text())
+    assert [(i["streamlet"], i["instance"]) for i in data["instances"]] == [("source", 0)]
+    assert data["streamlets"]["source"]["records_out"] == 300
+    result = CliRunner().invoke(app, ["run", str(blueprint), "--instance", "double:3"])
+    assert result.exit_code == 2
+    assert "double:3 is not an instance of numbers" in result.output

@@ -123,6 +123,12 @@ def run(
     seconds = _seconds(run_for, "--for")
     drain_seconds = _seconds(drain_timeout, "--drain-timeout") or 60.0
     only = _instances(instance or [])
+    for name, index in only:
+        if name not in plan.streamlets or index >= plan.streamlets[name].instances:
+            known = ", ".join(f"{n}:0..{s.instances - 1}" for n, s in plan.streamlets.items())
+            raise typer.BadParameter(
+                f"{name}:{index} is not an instance of {plan.app} ({known})", param_hint="--instance"
+            )
     if chosen.multiprocess and not only:
         child_args = [blueprint, "--transport", transport, "--no-progress", "--drain-timeout", drain_timeout]
         child_args += [a for c in conf or [] for a in ("--conf", c)]
