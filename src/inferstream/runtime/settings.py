@@ -42,6 +42,9 @@ class Settings:
         kwargs: dict[str, Any] = {}
         client: dict[str, Any] = {}
         for key, value in raw.items():
+            for prefix in ("client-config.", "client_config."):
+                if key.startswith(prefix):
+                    key = key.removeprefix(prefix)  # a conf file's client-config { ... } block
             if "." in key:
                 client[key] = value
             elif isinstance(value, Mapping) and key in ("client-config", "client_config"):
