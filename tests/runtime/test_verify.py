@@ -200,3 +200,24 @@ def test_a_port_name_used_twice_in_a_class() -> None:
 
     (problem,) = _class_problems("streamlets.bad", BadPort)
     assert problem.message == "port name 'In_Put' of BadPort is not valid (lowercase letters, digits, '-')"
+
+
+def test_topic_defaults_and_topic_settings_from_blueprint_and_command_line(tmp_path: Path) -> None:
+    text = GOOD + "topic-defaults: {retention: 2 days, partitions: 2}\n"
+    text += "topics:\n  extra:\n    producers: [source.out]\n    consumers: []\n    retention: 1 hour\n"
+    blueprint = tmp_path / "t.yaml"
+    blueprint.write_text(text)
+    conf = ["topics.t.double.out.partitions=5", "topic-defaults.replication=3"]
+    checked = check(blueprint, conf=conf, environ={})
+    assert checked.plan is not None, checked.problems
+    specs = {t.name: t for t in checked.plan.topics}
+    day = 24 * 3600 * 1000
+    assert (specs["t.source.out"].partitions, specs["t.source.out"].retention_ms) == (2, 2 * day)
+    assert specs["t.double.out"].partitions == 5
+    assert specs["extra"].retention_ms == 3600 * 1000
+    assert {specs[n].replication for n in ("t.source.out", "t.double.out", "extra")} == {3}
+    checked = check(blueprint, conf=["topics.t.source.outt.retention=1 day"], environ={})
+    assert any(
+        "no topic 't.source.outt' in the blueprint (did you mean 't.source.out'?)" in p.message
+        for p in checked.problems
+    )

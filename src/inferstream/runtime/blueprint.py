@@ -20,6 +20,7 @@ YAML is the primary format::
         consumers: [sink.in]
         partitions: 3                               # default: the most instances among consumers
         retention: 1 day                            # default: 7 days, never forever
+    topic-defaults: {retention: 2 days, replication: 3}  # for every topic, unless it says otherwise
     dead-letters: numbers.dead-letters             # the default
 
 Cloudflow's HOCON ``blueprint { streamlets {...} connections {...} }`` (or ``topics {...}``) is
@@ -245,6 +246,12 @@ def from_mapping(data: Any, name: str = "app", source: str = "<blueprint>") -> B
             streamlet_name, spec["class"], instances, dict(config)
         )
 
+    defaults = data.get("topic-defaults") or {}
+    if not isinstance(defaults, Mapping):
+        problems.append(
+            Problem(f"{source}: topic-defaults", "topic-defaults must map partitions/retention/...")
+        )
+        defaults = {}
     connections = data.get("connections") or {}
     topics = data.get("topics") or {}
     if not connections and not topics:
@@ -263,7 +270,9 @@ def from_mapping(data: Any, name: str = "app", source: str = "<blueprint>") -> B
         topic_name = f"{app}.{outlet}"
         existing = next((t for t in blueprint.topics if t.name == topic_name), None)
         if existing is None:
-            blueprint.topics.append(TopicDef(topic_name, [outlet], targets, where=where))
+            created = TopicDef(topic_name, [outlet], targets, where=where)
+            apply_topic_options(created, defaults, f"{source}: topic-defaults", problems)
+            blueprint.topics.append(created)
         else:
             existing.consumers.extend(t for t in targets if t not in existing.consumers)
 
@@ -272,7 +281,7 @@ def from_mapping(data: Any, name: str = "app", source: str = "<blueprint>") -> B
         topics = {}
     for topic_id, spec in topics.items():
         where = f"{source}: topics.{topic_id}"
-        topic = _topic(str(topic_id), spec, where, problems)
+        topic = _topic(str(topic_id), spec, defaults, where, problems)
         if topic is None:
             continue
         if any(t.name == topic.name for t in blueprint.topics):
@@ -282,7 +291,36 @@ def from_mapping(data: Any, name: str = "app", source: str = "<blueprint>") -> B
     return blueprint
 
 
-def _topic(topic_id: str, spec: Any, where: str, problems: list[Problem]) -> TopicDef | None:
+def apply_topic_options(
+    topic: TopicDef, spec: Mapping[str, Any], where: str, problems: list[Problem]
+) -> None:
+    """Set partitions, replication, retention and extra config of ``topic`` from ``spec``'s keys."""
+    for key, attribute in (
+        ("partitions", "partitions"),
+        ("replication", "replication"),
+        ("replicas", "replication"),
+    ):
+        if key in spec:
+            value = spec[key]
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)  # from --conf
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(Problem(f"{where}.{key}", f"{value!r} is not a positive integer"))
+            else:
+                setattr(topic, attribute, value)
+    if "retention" in spec:
+        try:
+            topic.retention_ms = int(parse_duration(spec["retention"]).total_seconds() * 1000)
+        except ValueError as exc:
+            problems.append(Problem(f"{where}.retention", str(exc)))
+    extra = spec.get("config", {})
+    if isinstance(extra, Mapping):
+        topic.config.update({str(k): str(v) for k, v in extra.items()})
+
+
+def _topic(
+    topic_id: str, spec: Any, defaults: Mapping[str, Any], where: str, problems: list[Problem]
+) -> TopicDef | None:
     if not isinstance(spec, Mapping):
         problems.append(Problem(where, "a topic needs producers = [...] and consumers = [...]"))
         return None
@@ -297,23 +335,6 @@ def _topic(topic_id: str, spec: Any, where: str, problems: list[Problem]) -> Top
     topic = TopicDef(name, where=where)
     topic.producers = [r for t in _as_list(spec.get("producers")) if (r := _port_ref(t, where, problems))]
     topic.consumers = [r for t in _as_list(spec.get("consumers")) if (r := _port_ref(t, where, problems))]
-    for key, attribute in (
-        ("partitions", "partitions"),
-        ("replication", "replication"),
-        ("replicas", "replication"),
-    ):
-        if key in spec:
-            value = spec[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                problems.append(Problem(f"{where}.{key}", f"{value!r} is not a positive integer"))
-            else:
-                setattr(topic, attribute, value)
-    if "retention" in spec:
-        try:
-            topic.retention_ms = int(parse_duration(spec["retention"]).total_seconds() * 1000)
-        except ValueError as exc:
-            problems.append(Problem(f"{where}.retention", str(exc)))
-    extra = spec.get("config", {})
-    if isinstance(extra, Mapping):
-        topic.config = {str(k): str(v) for k, v in extra.items()}
+    apply_topic_options(topic, defaults, where, problems)
+    apply_topic_options(topic, spec, where, problems)
     return topic

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from inferstream.runtime.blueprint import NAME, Blueprint, PortRef, Problem, TopicDef
+from inferstream.runtime.blueprint import NAME, Blueprint, PortRef, Problem, TopicDef, apply_topic_options
 from inferstream.runtime.config import ConfigError, StreamletConfig, resolve_parameters
 from inferstream.runtime.instance import Wiring
 from inferstream.runtime.loading import StreamletLoadError, did_you_mean, load_streamlet_class
@@ -67,6 +67,7 @@ def build_plan(
             hint = did_you_mean(name, set(blueprint.streamlets))
             problems.append(Problem("settings", f"configuration for unknown streamlet {name!r}{hint}"))
 
+    problems += _topic_settings(blueprint, settings)
     problems += _wiring_problems(blueprint, classes)
 
     configs: dict[str, StreamletConfig] = {}
@@ -82,6 +83,21 @@ def build_plan(
     if any(p.severity == "error" for p in problems):
         return None, problems
     return _plan(blueprint, classes, configs, settings), problems
+
+
+def _topic_settings(blueprint: Blueprint, settings: Settings) -> list[Problem]:
+    """Apply ``topic-defaults.*`` and ``topics.<name>.*`` settings (they beat the blueprint)."""
+    problems: list[Problem] = []
+    for topic in blueprint.topics:
+        apply_topic_options(topic, settings.topic_defaults, "settings: topic-defaults", problems)
+    by_name = {t.name: t for t in blueprint.topics}
+    for name, options in settings.topics.items():
+        if name not in by_name:
+            hint = did_you_mean(name, set(by_name))
+            problems.append(Problem(f"settings: topics.{name}", f"no topic {name!r} in the blueprint{hint}"))
+            continue
+        apply_topic_options(by_name[name], options, f"settings: topics.{name}", problems)
+    return problems
 
 
 def _config_problem(source: str, streamlet: str, error: ConfigError) -> Problem:

@@ -6,6 +6,8 @@ Keys (the same in conf files, HOCON or YAML, and in ``--conf``):
 * ``<streamlet>.<parameter>`` or ``streamlets.<streamlet>.config.<parameter>``, or Cloudflow's
   ``cloudflow.streamlets.<streamlet>.config-parameters.<parameter>``;
 * ``streamlets.<streamlet>.instances`` (also ``--scale streamlet=N``);
+* ``topics.<topic name>.<partitions|replication|retention>`` and ``topic-defaults.<same>``
+  (for every topic): beat what the blueprint says;
 * ``transports.<transport>.<setting>``: passed to the transport's constructor; dashes become
   underscores (``bootstrap-servers`` -> ``bootstrap_servers``), and dotted client properties
   (``"sasl.mechanism"``) are gathered into ``client_config``.
@@ -35,6 +37,8 @@ class Settings:
     conf_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # --conf only: beats env
     instances: dict[str, int] = field(default_factory=dict)
     transports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    topics: dict[str, dict[str, Any]] = field(default_factory=dict)  # topic name -> partitions/retention/...
+    topic_defaults: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def transport_settings(self, name: str) -> dict[str, Any]:
@@ -54,6 +58,9 @@ class Settings:
         if client:
             kwargs["client_config"] = client
         return kwargs
+
+
+TOPIC_KEYS = ("partitions", "replication", "replicas", "retention")
 
 
 def env_var(streamlet: str, key: str) -> str:
@@ -91,6 +98,12 @@ def _apply(settings: Settings, key: str, value: Any, where: str, layer: dict[str
         if parts[3] == "config-parameters":
             layer.setdefault(parts[2], {})[".".join(parts[4:])] = value
         return
+    if parts[0] == "topic-defaults" and len(parts) == 2 and parts[1] in TOPIC_KEYS:
+        settings.topic_defaults[parts[1]] = value
+        return
+    if parts[0] == "topics" and len(parts) >= 3 and parts[-1] in TOPIC_KEYS:
+        settings.topics.setdefault(".".join(parts[1:-1]), {})[parts[-1]] = value  # topic names have dots
+        return
     if parts[0] == "transports" and len(parts) >= 3:
         settings.transports.setdefault(parts[1], {})[".".join(parts[2:])] = value
         return
@@ -104,7 +117,13 @@ def _apply(settings: Settings, key: str, value: Any, where: str, layer: dict[str
         if parts[2] == "config" and len(parts) >= 4:
             layer.setdefault(parts[1], {})[".".join(parts[3:])] = value
             return
-    if len(parts) >= 2 and parts[0] not in ("streamlets", "transports", "cloudflow"):
+    if len(parts) >= 2 and parts[0] not in (
+        "streamlets",
+        "transports",
+        "cloudflow",
+        "topics",
+        "topic-defaults",
+    ):
         layer.setdefault(parts[0], {})[".".join(parts[1:])] = value
         return
     settings.problems.append(
