@@ -182,6 +182,9 @@ class StreamletInstance:
             await asyncio.wait({run, budget_spent, ack_pruner}, return_when=asyncio.FIRST_COMPLETED)
             if ack_pruner.done() and not ack_pruner.cancelled() and ack_pruner.exception() is not None:
                 run.cancel()  # records were not acknowledged: emitting more would only lose more
+                for ack in self._ingress_acks:  # the others are moot now: mark them looked at
+                    if isinstance(ack, asyncio.Future):
+                        ack.add_done_callback(lambda f: f.cancelled() or f.exception())
                 raise ack_pruner.exception()  # type: ignore[misc]
             if not run.done():  # budget spent: ask the source to stop, then insist
                 self.ctx.stopping.set()
@@ -207,10 +210,14 @@ class StreamletInstance:
                 self._ingress_acks[:] = kept
 
     async def _await_acks(self, acks: Sequence[Awaitable[None]]) -> None:
-        try:
-            await asyncio.gather(*acks)
-        except TransportError as exc:
-            raise InstanceFailure(f"{self.name}: records were not acknowledged: {exc}") from exc
+        # return_exceptions: every failed ack is looked at (no "exception never retrieved" noise)
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            first = errors[0]
+            if not isinstance(first, TransportError):
+                raise first
+            raise InstanceFailure(f"{self.name}: records were not acknowledged: {first}") from first
 
     # -- consuming ------------------------------------------------------------------------------
     async def _consume(self, inlet_name: str) -> None:
