@@ -8,8 +8,12 @@ end to end over a real broker (``inferstream run --transport kafka``: one proces
 End to end is measured from the CreateTime of the first record the ingress wrote to the moment
 the egress's consumer group has committed every record (lag 0, polled every 50 ms), so the
 seconds the instance processes take to start are not counted; the wall time including them is
-printed too. Records are fraud-sized Avro ``SourceRequest``s (182 bytes, pre-encoded), forwarded
-without decoding (``FraudPassThrough``): this measures the transport and the runtime.
+printed too. Because the project's machines are shared and rates swing with their load, CPU time
+per record is printed as well (client process incl. librdkafka threads, and the broker JVM); it
+hardly depends on the load. For the pipeline it is marginal: the CPU of a second, small run
+(process startup, imports) is subtracted. Records are fraud-sized Avro ``SourceRequest``s
+(182 bytes, pre-encoded), forwarded without decoding (``FraudPassThrough``): this measures the
+transport and the runtime. A warm-up round (not counted) lets the broker's JIT compile first.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,8 +55,43 @@ connections:
 """
 
 
-async def produce_consume(bootstrap: str, records: int, partitions: int, batch: int) -> tuple[float, float]:
-    """Records/s of one producer (acks awaited) and then of one consumer reading them all back."""
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a process used so far; 0 for an unknown one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Cpu:
+    """CPU µs per record of this process and of the broker over a ``with`` block."""
+
+    def __init__(self, broker_pid: int | None, records: int) -> None:
+        self.broker_pid, self.records = broker_pid, records
+        self.client = self.broker = 0.0
+
+    def __enter__(self) -> Cpu:
+        self._client0, self._broker0 = time.process_time(), process_cpu(self.broker_pid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client = (time.process_time() - self._client0) / self.records * 1e6
+        self.broker = (process_cpu(self.broker_pid) - self._broker0) / self.records * 1e6
+
+    def __str__(self) -> str:
+        broker = f", broker {self.broker:.1f} µs" if self.broker_pid else ""
+        return f"CPU/record: client {self.client:.1f} µs{broker}"
+
+
+async def produce_consume(
+    bootstrap: str, records: int, partitions: int, batch: int, broker_pid: int | None
+) -> tuple[float, float, Cpu, Cpu]:
+    """Records/s (and CPU) of one producer (acks awaited), then of one consumer reading them back."""
     transport = KafkaTransport(bootstrap)
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     await transport.create_topics([TopicSpec(topic, partitions=partitions)])
@@ -59,25 +99,27 @@ async def produce_consume(bootstrap: str, records: int, partitions: int, batch: 
     values = (payloads * (batch // len(payloads) + 1))[:batch]
     producer = transport.producer("bench-producer")
     sends = records // batch
-    started = time.perf_counter()
-    acks = [await producer.send(topic, values) for _ in range(sends)]
-    await asyncio.gather(*acks)
-    produce_rate = sends * batch / (time.perf_counter() - started)
+    with Cpu(broker_pid, sends * batch) as produce_cpu:
+        started = time.perf_counter()
+        acks = [await producer.send(topic, values) for _ in range(sends)]
+        await asyncio.gather(*acks)
+        produce_rate = sends * batch / (time.perf_counter() - started)
     await producer.close()
 
     consumer = transport.consumer(f"bench-{uuid.uuid4().hex[:8]}", [topic], "bench-consumer")
     got, first = 0, 0.0
-    while got < sends * batch:
-        batches = await consumer.poll(4096, 0.5)
-        if batches and not first:
-            first = time.perf_counter()
-        got += sum(len(b) for b in batches)
-        if batches:
-            await consumer.commit({b.topic_partition: b.next_offset for b in batches})
-    consume_rate = got / (time.perf_counter() - first)
+    with Cpu(broker_pid, sends * batch) as consume_cpu:
+        while got < sends * batch:
+            batches = await consumer.poll(4096, 0.5)
+            if batches and not first:
+                first = time.perf_counter()
+            got += sum(len(b) for b in batches)
+            if batches:
+                await consumer.commit({b.topic_partition: b.next_offset for b in batches})
+        consume_rate = got / (time.perf_counter() - first)
     await consumer.close()
     await transport.delete_topics([topic])
-    return produce_rate, consume_rate
+    return produce_rate, consume_rate, produce_cpu, consume_cpu
 
 
 def first_create_time(bootstrap: str, topic: str, partitions: int) -> float:
@@ -109,8 +151,12 @@ async def committed_everything(transport: KafkaTransport, group: str, topic: str
     return await transport.lag(f"bench-empty-{group}", [topic]) >= records
 
 
-def pipeline(bootstrap: str, records: int, instances: int, batch: int) -> tuple[float, float, float]:
-    """(records/s end to end, seconds end to end, wall seconds incl. process startup)."""
+def pipeline(
+    bootstrap: str, records: int, instances: int, batch: int, broker_pid: int | None
+) -> tuple[float, float, float, float, float]:
+    """(records/s end to end, seconds end to end, wall seconds incl. process startup,
+    CPU seconds of the pipeline's processes, CPU seconds of the broker)."""
+    cpu0, broker0 = children_cpu(), process_cpu(broker_pid)
     app = f"passthrough-{uuid.uuid4().hex[:6]}"
     folder = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
     blueprint = folder / f"{app}.yaml"
@@ -155,9 +201,10 @@ def pipeline(bootstrap: str, records: int, instances: int, batch: int) -> tuple[
     done_at = asyncio.run(wait_done())
     process.wait(300)
     wall = time.perf_counter() - started
+    cpu, broker_cpu = children_cpu() - cpu0, process_cpu(broker_pid) - broker0
     first = first_create_time(bootstrap, f"{app}.ingress.out", max(1, instances))
     seconds = done_at - first
-    return records / seconds, seconds, wall
+    return records / seconds, seconds, wall, cpu, broker_cpu
 
 
 def main() -> None:
@@ -170,6 +217,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1024, help="records per producer batch")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument("--skip-pipeline", action="store_true", help="only produce/consume")
+    parser.add_argument(
+        "--warmup-records", type=int, default=200_000, help="produced and consumed first, not counted"
+    )
+    parser.add_argument(
+        "--baseline-records",
+        type=int,
+        default=10_000,
+        help="records of the small pipeline run whose CPU (startup) is subtracted",
+    )
     args = parser.parse_args()
 
     machine = describe_machine()
@@ -178,7 +234,7 @@ def main() -> None:
         f"{machine['load_average_at_start']}, Python {machine['python']}"
     )
     with ExitStack() as stack:
-        bootstrap = args.bootstrap
+        bootstrap, broker_pid = args.bootstrap, None
         if bootstrap is None:
             began = time.perf_counter()
             broker = stack.enter_context(start_broker(heap="512m"))
@@ -186,21 +242,32 @@ def main() -> None:
                 f"broker: KRaft single node, format + start until it answers: "
                 f"{time.perf_counter() - began:.1f} s"
             )
-            bootstrap = broker.bootstrap_servers
-        produce_rate, consume_rate = asyncio.run(
-            produce_consume(bootstrap, args.records, args.partitions, args.batch)
+            bootstrap, broker_pid = broker.bootstrap_servers, broker.pid
+        if args.warmup_records:  # the broker's JIT compiles its hot paths during the first ~100k records
+            asyncio.run(produce_consume(bootstrap, args.warmup_records, args.partitions, args.batch, None))
+        produce_rate, consume_rate, produce_cpu, consume_cpu = asyncio.run(
+            produce_consume(bootstrap, args.records, args.partitions, args.batch, broker_pid)
         )
-        print(
-            f"transport, {args.records:,} records of 182 B, {args.partitions} partition(s): "
-            f"produce (acked) {produce_rate:,.0f} records/s, "
-            f"consume (committed) {consume_rate:,.0f} records/s"
-        )
+        print(f"transport, {args.records:,} records of 182 B, {args.partitions} partition(s):")
+        print(f"  produce (acked)     {produce_rate:>10,.0f} records/s   {produce_cpu}")
+        print(f"  consume (committed) {consume_rate:>10,.0f} records/s   {consume_cpu}")
         if not args.skip_pipeline:
-            rate, seconds, wall = pipeline(bootstrap, args.records, args.instances, args.batch)
+            rate, seconds, wall, cpu, broker_cpu = pipeline(
+                bootstrap, args.records, args.instances, args.batch, broker_pid
+            )
             print(
                 f"pipeline ingress -> pass-through x{args.instances} -> egress on kafka: "
                 f"{args.records:,} records in {seconds:.2f} s = {rate:,.0f} records/s end to end "
                 f"(wall incl. process startup {wall:.1f} s)"
+            )
+            small = pipeline(bootstrap, args.baseline_records, args.instances, args.batch, broker_pid)
+            extra = args.records - args.baseline_records
+            per_record = (cpu - small[3]) / extra * 1e6
+            broker_per_record = (broker_cpu - small[4]) / extra * 1e6
+            print(
+                f"  marginal CPU/record: pipeline processes {per_record:.1f} µs, broker "
+                f"{broker_per_record:.1f} µs -> at most {2e6 / (per_record + broker_per_record):,.0f} "
+                f"records/s if 2 idle cores were shared perfectly"
             )
     print(f"load at end {[round(v, 2) for v in os.getloadavg()]}")
 

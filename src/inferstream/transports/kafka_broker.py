@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +46,10 @@ KAFKA_LIBS_ENV = "INFERSTREAM_KAFKA_LIBS"
 KAFKA_POM_ENV = "INFERSTREAM_KAFKA_POM"
 
 _COMPLETE = ".complete"
+
+#: JVM settings of the local broker (after -Xmx); ``start_broker(jvm_options=...)`` replaces them.
+#: The serial collector: no concurrent GC threads competing for the 2 cores of a dev machine.
+DEFAULT_JVM_OPTIONS: tuple[str, ...] = ("-Xms256m", "-XX:+UseSerialGC")
 
 
 class KafkaBrokerError(RuntimeError):
@@ -189,6 +193,7 @@ class KafkaBroker:
     process: subprocess.Popen[bytes] | None
     heap: str = "512m"
     extra_config: dict[str, str] = field(default_factory=dict)
+    jvm_options: tuple[str, ...] = DEFAULT_JVM_OPTIONS
     remove_data_on_stop: bool = False
     pid: int = 0
 
@@ -224,7 +229,7 @@ class KafkaBroker:
         out = (self.data_dir / "broker.out").open("ab")
         # A session of its own: Ctrl-C in a terminal reaches only us, and we stop the broker in order.
         self.process = subprocess.Popen(
-            [_java(), f"-Xmx{self.heap}", "-Xms64m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            [_java(), f"-Xmx{self.heap}", *self.jvm_options, "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(config)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -344,6 +349,7 @@ def start_broker(
     port: int = 0,
     heap: str = "512m",
     timeout: float = 90.0,
+    jvm_options: Sequence[str] = DEFAULT_JVM_OPTIONS,
     extra_config: Mapping[str, str] | None = None,
     install: bool = True,
 ) -> KafkaBroker:
@@ -365,6 +371,7 @@ def start_broker(
         broker = KafkaBroker(
             port=port or free_port(), controller_port=free_port(), data_dir=directory, process=None,
             heap=heap, extra_config=dict(extra_config or {}), remove_data_on_stop=temporary,
+            jvm_options=tuple(jvm_options),
         )
         try:
             broker._launch()
