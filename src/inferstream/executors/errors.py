@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from inferstream.tensors import TensorCodecError
 
 
 class ErrorKind(enum.Enum):
@@ -58,3 +62,13 @@ def http_status_kind(status: int) -> ErrorKind:
 def malformed(message: str, source: str = "") -> ExecutorError:
     """An answer that cannot be decoded (bad JSON, missing outputs, wrong shape)."""
     return ExecutorError(ErrorKind.MALFORMED, message, source)
+
+
+@contextmanager
+def codec_errors(kind: ErrorKind, source: str = "", what: str = "") -> Iterator[None]:
+    """A TensorCodecError inside becomes an ExecutorError of ``kind`` (REJECTED when encoding a
+    request, MALFORMED when decoding an answer), its message led by ``what``."""
+    try:
+        yield
+    except TensorCodecError as exc:
+        raise ExecutorError(kind, f"{what}{exc}", source) from None

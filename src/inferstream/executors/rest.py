@@ -10,7 +10,8 @@ import aiohttp
 
 from inferstream.executors.config import ExecutorConfig, TlsConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError, http_status_kind
-from inferstream.executors.json_arrays import dumps
+from inferstream.tensors import DType
+from inferstream.tensors.jsontext import dumps
 
 
 def base_url(address: str, tls: TlsConfig, path_prefix: str = "") -> str:
@@ -97,6 +98,11 @@ def _reason(text: str) -> str:
                 value = body[key]
                 return value if isinstance(value, str) else json.dumps(value)[:300]
     return text[:300]
+
+
+def json_float_type(config: ExecutorConfig) -> DType:
+    """The tensor type of untyped JSON numbers with a fraction in answers (``json_float_dtype``)."""
+    return DType.DT_FLOAT if config.json_float_dtype == "float32" else DType.DT_DOUBLE
 
 
 def require(body: Any, key: str, url: str, source: str) -> Any:

@@ -11,17 +11,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from google.protobuf import json_format
 
 from inferstream.executors.base import Arrays, ModelExecutor, ModelMetadata, batch_size, check_outputs
 from inferstream.executors.config import ExecutorConfig
-from inferstream.executors.errors import ErrorKind, ExecutorError, malformed
+from inferstream.executors.errors import ErrorKind, ExecutorError, codec_errors
 from inferstream.executors.grpc_channel import open_channel, unary
-from inferstream.executors.json_arrays import from_json
 from inferstream.executors.seldon_rest import DEFAULT_OUTPUT, single_input
 from inferstream.protos import seldon_pb2, seldon_pb2_grpc
-from inferstream.tensors import TensorCodecError
-from inferstream.tensors.tensorproto import tensor_from_proto
+from inferstream.tensors import DType, Tensor
+from inferstream.tensors.seldon import SeldonKind, parse_seldon_proto, seldon_message_proto
 
 
 class SeldonGrpcExecutor(ModelExecutor):
@@ -38,32 +36,16 @@ class SeldonGrpcExecutor(ModelExecutor):
         if array.dtype.kind not in "biuf":
             reason = f"Seldon tensors are numeric, not {array.dtype}"
             raise ExecutorError(ErrorKind.REJECTED, reason, self.source)
-        request = seldon_pb2.SeldonMessage()
-        request.data.tensor.shape.extend(array.shape)
-        request.data.tensor.values.extend(array.reshape(-1).astype(np.float64).tolist())
+        # Doubles on the wire: widen what a tensor type cannot hold (uint8, float16...) first.
+        wide = array if array.dtype == np.int64 else array.astype(np.float64, copy=False)
+        with codec_errors(ErrorKind.REJECTED, self.source, "input cannot be sent: "):
+            request = seldon_message_proto(Tensor(DType.from_numpy(wide.dtype), wide), kind=SeldonKind.TENSOR)
         response = await unary(self.stub.Predict, request, self.config, self.source)
         if response.status.status == seldon_pb2.Status.FAILURE:
             raise ExecutorError(ErrorKind.SERVER, f"model failed: {response.status.info}", self.source)
-        return check_outputs({self.output_name: self._decode(response)}, rows, (), self.source)
-
-    def _decode(self, response: Any) -> npt.NDArray[Any]:
-        if response.WhichOneof("data_oneof") != "data":
-            raise malformed(f"answer holds {response.WhichOneof('data_oneof')!r}, not 'data'", self.source)
-        kind = response.data.WhichOneof("data_oneof")
-        if kind == "tensor":
-            values = np.asarray(response.data.tensor.values, dtype=np.float64)
-            shape = list(response.data.tensor.shape)
-            if values.size != int(np.prod(shape)):
-                raise malformed(f"data.tensor: {values.size} values do not fit shape {shape}", self.source)
-            return values.reshape(shape)
-        if kind == "ndarray":
-            return from_json(json_format.MessageToDict(response.data.ndarray), "data.ndarray", self.source)
-        if kind == "tftensor":
-            try:
-                return tensor_from_proto(response.data.tftensor, "data.tftensor").data
-            except TensorCodecError as exc:
-                raise malformed(str(exc), self.source) from None
-        raise malformed(f"data holds no tensor ({kind!r})", self.source)
+        with codec_errors(ErrorKind.MALFORMED, self.source, "answer cannot be decoded: "):
+            result = parse_seldon_proto(response, max_bytes=self.config.max_message_bytes).tensor.data
+        return check_outputs({self.output_name: result}, rows, (), self.source)
 
     async def metadata(self) -> ModelMetadata:
         return ModelMetadata(name=self.config.model or "seldon", platform="seldon")

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from inferstream.executors.base import Arrays, ModelExecutor, ModelMetadata, batch_size, check_outputs
 from inferstream.executors.config import ExecutorConfig
-from inferstream.executors.errors import ErrorKind, ExecutorError, malformed
-from inferstream.executors.json_arrays import from_json, to_json
+from inferstream.executors.errors import ErrorKind, ExecutorError, codec_errors
 from inferstream.executors.rest import RestClient, require
+from inferstream.tensors.jsontext import array_json
+from inferstream.tensors.seldon import SeldonKind, parse_seldon_json
 
 PREDICT_PATH = "/api/v1.0/predictions"
 DEFAULT_OUTPUT = "predictions"
@@ -39,24 +41,17 @@ class SeldonRestExecutor(ModelExecutor):
     async def predict(self, inputs: Mapping[str, npt.NDArray[Any]]) -> Arrays:
         rows = batch_size(inputs)
         array = single_input(inputs, self.source)
-        answer = await self.client.request("POST", PREDICT_PATH, {"data": {"ndarray": to_json(array)}})
+        with codec_errors(ErrorKind.REJECTED, self.source, "input cannot be sent: "):
+            body = {"data": {"ndarray": array_json(array, "data.ndarray")}}
+        answer = await self.client.request("POST", PREDICT_PATH, body)
         url = self.source + PREDICT_PATH
-        data = require(answer, "data", url, self.source)
-        if isinstance(data, dict) and "ndarray" in data:
-            floats = self.config.json_float_dtype
-            result = from_json(data["ndarray"], "data.ndarray", self.source, float_dtype=floats)
-        elif isinstance(data, dict) and "tensor" in data:
-            tensor = data["tensor"]
-            values = from_json(
-                require(tensor, "values", url, self.source), "data.tensor", self.source,
-                float_dtype=self.config.json_float_dtype,
-            )
-            try:
-                result = values.reshape([int(d) for d in require(tensor, "shape", url, self.source)])
-            except ValueError as exc:
-                raise malformed(f"{url}: data.tensor does not fit its shape: {exc}", self.source) from None
-        else:
-            raise malformed(f"{url}: 'data' holds neither 'ndarray' nor 'tensor': {data!r:.200}", self.source)
+        require(answer, "data", url, self.source)
+        with codec_errors(ErrorKind.MALFORMED, self.source, f"{url}: answer cannot be decoded: "):
+            seldon = parse_seldon_json(answer)
+        result = seldon.tensor.data
+        if seldon.kind is not SeldonKind.TFTENSOR and result.dtype == np.float64:
+            # Doubles on the wire: untyped numbers take the configured float type.
+            result = result.astype(self.config.json_float_dtype, copy=False)
         return check_outputs({self.output_name: result}, rows, (), self.source)
 
     async def metadata(self) -> ModelMetadata:

@@ -22,7 +22,6 @@ from inferstream.executors.base import (
 from inferstream.executors.config import ExecutorConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError, malformed
 from inferstream.executors.grpc_channel import open_channel, unary
-from inferstream.executors.tf_dtypes import tf_dtype_to_numpy
 from inferstream.protos import (
     get_model_metadata_pb2,
     predict_pb2,
@@ -30,7 +29,7 @@ from inferstream.protos import (
     types_pb2,
 )
 from inferstream.tensors import Tensor, TensorCodecError
-from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
+from inferstream.tensors.tensorproto import numpy_dtype_of_tf_name, tensor_from_proto, tensor_to_proto
 
 
 def fill_model_spec(spec: Any, config: ExecutorConfig) -> None:
@@ -104,5 +103,5 @@ def _specs(infos: Any) -> tuple[TensorSpec, ...]:
         shape = None if info.tensor_shape.unknown_rank else tuple(
             None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim
         )
-        specs.append(TensorSpec(name, tf_dtype_to_numpy(types_pb2.DataType.Name(info.dtype)), shape))
+        specs.append(TensorSpec(name, numpy_dtype_of_tf_name(types_pb2.DataType.Name(info.dtype)), shape))
     return tuple(specs)

@@ -20,10 +20,11 @@ from inferstream.executors.base import (
     check_outputs,
 )
 from inferstream.executors.config import ExecutorConfig
-from inferstream.executors.errors import malformed
-from inferstream.executors.json_arrays import from_json, to_json
-from inferstream.executors.rest import RestClient, require
-from inferstream.executors.tf_dtypes import tf_dtype_to_numpy
+from inferstream.executors.errors import ErrorKind, codec_errors, malformed
+from inferstream.executors.rest import RestClient, json_float_type, require
+from inferstream.tensors.jsontext import array_json
+from inferstream.tensors.tensorproto import numpy_dtype_of_tf_name
+from inferstream.tensors.tfjson import parse_predict_response
 
 #: The name given to a single output that the server returns unnamed.
 UNNAMED_OUTPUT = "predictions"
@@ -49,31 +50,32 @@ class TfServingRestExecutor(ModelExecutor):
     def _body(self, inputs: Mapping[str, npt.NDArray[Any]]) -> dict[str, Any]:
         body: dict[str, Any] = {"signature_name": self.config.signature} if self.config.signature else {}
         if self.config.rest_format == "columnar":
-            body["inputs"] = {name: to_json(value, b64_bytes=True) for name, value in inputs.items()}
+            body["inputs"] = {name: array_json(value, name, b64=True) for name, value in inputs.items()}
         elif len(inputs) == 1:
-            body["instances"] = to_json(next(iter(inputs.values())), b64_bytes=True)
+            name, value = next(iter(inputs.items()))
+            body["instances"] = array_json(value, name, b64=True)
         else:  # one object per row, each holding every named input's row
-            columns = {name: to_json(value, b64_bytes=True) for name, value in inputs.items()}
             rows = batch_size(inputs)
-            body["instances"] = [{name: column[i] for name, column in columns.items()} for i in range(rows)]
+            body["instances"] = [
+                {name: array_json(value[i], name, b64=True) for name, value in inputs.items()}
+                for i in range(rows)
+            ]
         return body
 
     def _outputs(self, answer: Any, url: str) -> Arrays:
         key = "outputs" if self.config.rest_format == "columnar" else "predictions"
         value = require(answer, key, url, self.source)
-        if isinstance(value, dict):  # columnar, named outputs
-            return {name: self._array(v, f"output {name!r}") for name, v in value.items()}
-        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
-            names = list(value[0])  # row format, several named outputs per instance
-            return {n: self._array([row.get(n) for row in value], f"output {n!r}") for n in names}
-        return {self._unnamed: self._array(value, f"'{key}'")}
-
-    def _array(self, value: Any, what: str) -> npt.NDArray[Any]:
-        return from_json(value, what, self.source, float_dtype=self.config.json_float_dtype)
+        with codec_errors(ErrorKind.MALFORMED, self.source, f"{url}: answer cannot be decoded: "):
+            tensors = parse_predict_response(
+                {key: value}, unnamed=self._unnamed, default_float=json_float_type(self.config)
+            )
+        return {name: tensor.data for name, tensor in tensors.items()}
 
     async def predict(self, inputs: Mapping[str, npt.NDArray[Any]]) -> Arrays:
         rows = batch_size(inputs)
-        answer = await self.client.request("POST", self._path + ":predict", self._body(inputs))
+        with codec_errors(ErrorKind.REJECTED, self.source, "input cannot be sent: "):
+            body = self._body(inputs)
+        answer = await self.client.request("POST", self._path + ":predict", body)
         outputs = self._outputs(answer, self.source + self._path)
         if self.config.output_names:
             outputs = {k: v for k, v in outputs.items() if k in self.config.output_names}
@@ -110,5 +112,5 @@ def _specs(tensors: dict[str, Any]) -> tuple[TensorSpec, ...]:
         shape = None if shape_info.get("unknown_rank") else tuple(
             None if int(d.get("size", -1)) < 0 else int(d["size"]) for d in shape_info.get("dim", [])
         )
-        specs.append(TensorSpec(name, tf_dtype_to_numpy(str(info.get("dtype", "DT_INVALID"))), shape))
+        specs.append(TensorSpec(name, numpy_dtype_of_tf_name(str(info.get("dtype", "DT_INVALID"))), shape))
     return tuple(specs)

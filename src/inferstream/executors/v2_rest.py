@@ -16,8 +16,11 @@ from inferstream.executors.base import (
     check_outputs,
 )
 from inferstream.executors.config import ExecutorConfig
-from inferstream.executors.json_arrays import V2_TO_NUMPY, from_v2_tensor, to_json, v2_datatype
+from inferstream.executors.errors import ErrorKind, codec_errors
 from inferstream.executors.rest import RestClient, require
+from inferstream.tensors import TensorCodecError
+from inferstream.tensors.jsontext import array_json
+from inferstream.tensors.v2 import NUMPY_OF_DATATYPE, array_from_json_tensor, datatype_of_numpy
 
 
 def v2_model_path(config: ExecutorConfig) -> str:
@@ -34,23 +37,15 @@ class V2RestExecutor(ModelExecutor):
 
     async def predict(self, inputs: Mapping[str, npt.NDArray[Any]]) -> Arrays:
         rows = batch_size(inputs)
-        body: dict[str, Any] = {
-            "inputs": [
-                {
-                    "name": name,
-                    "shape": list(value.shape),
-                    "datatype": v2_datatype(value),
-                    "data": to_json(value.reshape(-1)),
-                }
-                for name, value in inputs.items()
-            ]
-        }
+        with codec_errors(ErrorKind.REJECTED, self.source, "input cannot be sent: "):
+            body: dict[str, Any] = {"inputs": [_input(name, value) for name, value in inputs.items()]}
         if self.config.output_names:
             body["outputs"] = [{"name": name} for name in self.config.output_names]
         answer = await self.client.request("POST", self._path + "/infer", body)
         tensors = require(answer, "outputs", self.source + self._path + "/infer", self.source)
         tensors = tensors if isinstance(tensors, list) else [tensors]
-        outputs = dict(from_v2_tensor(t, self.source) for t in tensors)
+        with codec_errors(ErrorKind.MALFORMED, self.source, "answer cannot be decoded: "):
+            outputs = dict(array_from_json_tensor(t, f"outputs[{i}]") for i, t in enumerate(tensors))
         return check_outputs(outputs, rows, self.config.output_names, self.source)
 
     async def metadata(self) -> ModelMetadata:
@@ -68,11 +63,19 @@ class V2RestExecutor(ModelExecutor):
         await self.client.close()
 
 
+def _input(name: str, value: npt.NDArray[Any]) -> dict[str, Any]:
+    datatype = datatype_of_numpy(value.dtype)
+    if datatype is None:
+        raise TensorCodecError(f"inputs[{name}]", f"numpy dtype {value.dtype} has no V2 datatype")
+    data = array_json(value.reshape(-1), f"inputs[{name}].data", b64=False)
+    return {"name": name, "shape": list(value.shape), "datatype": datatype, "data": data}
+
+
 def _specs(tensors: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
     return tuple(
         TensorSpec(
             str(t.get("name", "")),
-            V2_TO_NUMPY.get(str(t.get("datatype")), V2_TO_NUMPY["BYTES"]),
+            NUMPY_OF_DATATYPE.get(str(t.get("datatype")), NUMPY_OF_DATATYPE["BYTES"]),
             tuple(None if int(d) < 0 else int(d) for d in t.get("shape", [])),
         )
         for t in tensors

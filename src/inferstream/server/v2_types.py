@@ -9,16 +9,7 @@ import numpy as np
 from inferstream.models import Signature, TensorSpec
 from inferstream.server.errors import not_found
 from inferstream.server.repository import ModelVersion
-from inferstream.tensors.tensor import DType, TensorCodecError
-from inferstream.tensors.v2 import DATATYPE
-
-# Types a model may declare that have a V2 name but no tensor type of ours (inputs of them still work).
-_OTHER_DATATYPES = {
-    np.dtype(np.uint8): "UINT8", np.dtype(np.uint16): "UINT16", np.dtype(np.uint32): "UINT32",
-    np.dtype(np.uint64): "UINT64", np.dtype(np.int8): "INT8", np.dtype(np.int16): "INT16",
-    np.dtype(np.float16): "FP16",
-}  # fmt: skip
-
+from inferstream.tensors.v2 import datatype_of_numpy
 
 # Platform names as Triton reports them, so V2 clients that switch on them recognise ours.
 _PLATFORMS = {"onnx": "onnxruntime_onnx", "tensorflow": "tensorflow_savedmodel", "sklearn": "sklearn"}
@@ -34,10 +25,8 @@ def v2_version(text: str | None) -> int | None:
 
 
 def v2_datatype(dtype: np.dtype[Any]) -> str:
-    try:
-        return DATATYPE[DType.from_numpy(dtype)]
-    except (TensorCodecError, KeyError):
-        return _OTHER_DATATYPES.get(dtype, "BYTES")
+    """The V2 name a model's declared type is reported under (types V2 cannot name as BYTES)."""
+    return datatype_of_numpy(dtype) or "BYTES"
 
 
 def v2_shape(spec: TensorSpec) -> list[int]:

@@ -45,6 +45,13 @@ TF_DATATYPE: dict[DType, int] = {
     DType.DT_COMPLEX128: types_pb2.DT_COMPLEX128,
 }
 _FROM_TF_DATATYPE: dict[int, DType] = {number: dtype for dtype, number in TF_DATATYPE.items()}
+# numpy types of the DataType names (as metadata answers spell them) that no tensor type holds.
+_OTHER_TF_NUMPY: dict[str, np.dtype[Any]] = {
+    "DT_HALF": np.dtype(np.float16), "DT_INT8": np.dtype(np.int8), "DT_INT16": np.dtype(np.int16),
+    "DT_UINT8": np.dtype(np.uint8), "DT_UINT16": np.dtype(np.uint16), "DT_UINT32": np.dtype(np.uint32),
+    "DT_UINT64": np.dtype(np.uint64),
+}  # fmt: skip
+_TF_NUMPY = {**{d.value: d.numpy for d in TF_DATATYPE}, **_OTHER_TF_NUMPY}
 
 # The typed field of each tensor type; complex values are stored as (real, imaginary) pairs.
 TYPED_FIELD: dict[DType, str] = {
@@ -86,6 +93,11 @@ def tensor_dtype_from_tf(number: int, field: str = "dtype") -> DType:
         what = f"DataType {names[number].name}" if number in names else f"unknown DataType {number}"
         raise TensorCodecError(field, f"{what} is not supported (supported: {sorted(_names())})")
     return dtype
+
+
+def numpy_dtype_of_tf_name(name: str) -> np.dtype[Any]:
+    """The numpy dtype of a DataType name such as ``DT_HALF``; unknown types read as ``object``."""
+    return _TF_NUMPY.get(name, np.dtype(object))
 
 
 def _names() -> list[str]:

@@ -116,33 +116,45 @@ def predict_response(
     return _encode("predictions", "outputs", outputs, format, b64, named)
 
 
-def _parse_rows(field: str, rows: Any, dtypes: DTypes, max_bytes: int, unnamed: str) -> dict[str, Tensor]:
+def _parse_rows(
+    field: str, rows: Any, dtypes: DTypes, max_bytes: int, unnamed: str, floats: DType
+) -> dict[str, Tensor]:
     if not isinstance(rows, list):
         raise TensorCodecError(field, f"expected a list of rows, got {type(rows).__name__}")
     if not rows or not _is_named(rows[0]):
         if any(_is_named(row) for row in rows):
             raise TensorCodecError(field, "rows mix named ({...}) and unnamed values")
-        return {unnamed: _named(array_from_json(field, rows, _dtype(dtypes, unnamed), max_bytes), unnamed)}
+        return {
+            unnamed: _named(array_from_json(field, rows, _dtype(dtypes, unnamed), max_bytes, floats), unnamed)
+        }
     names = list(rows[0])
     for i, row in enumerate(rows):
         if not _is_named(row) or set(row) != set(names):
             raise TensorCodecError(f"{field}[{i}]", f"every row needs the same names {names}")
     return {
         name: _named(
-            array_from_json(f"{field}[{name}]", [row[name] for row in rows], _dtype(dtypes, name), max_bytes),
+            array_from_json(
+                f"{field}[{name}]", [row[name] for row in rows], _dtype(dtypes, name), max_bytes, floats
+            ),
             name,
         )
         for name in names
     }
 
 
-def _parse_columns(field: str, value: Any, dtypes: DTypes, max_bytes: int, unnamed: str) -> dict[str, Tensor]:
+def _parse_columns(
+    field: str, value: Any, dtypes: DTypes, max_bytes: int, unnamed: str, floats: DType
+) -> dict[str, Tensor]:
     if _is_named(value):
         return {
-            name: _named(array_from_json(f"{field}[{name}]", v, _dtype(dtypes, name), max_bytes), name)
+            name: _named(
+                array_from_json(f"{field}[{name}]", v, _dtype(dtypes, name), max_bytes, floats), name
+            )
             for name, v in value.items()
         }
-    return {unnamed: _named(array_from_json(field, value, _dtype(dtypes, unnamed), max_bytes), unnamed)}
+    return {
+        unnamed: _named(array_from_json(field, value, _dtype(dtypes, unnamed), max_bytes, floats), unnamed)
+    }
 
 
 def _named(tensor: Tensor, name: str) -> Tensor:
@@ -150,7 +162,13 @@ def _named(tensor: Tensor, name: str) -> Tensor:
 
 
 def _parse(
-    body: Any, key_row: str, key_columnar: str, dtypes: DTypes, max_bytes: int, unnamed: str
+    body: Any,
+    key_row: str,
+    key_columnar: str,
+    dtypes: DTypes,
+    max_bytes: int,
+    unnamed: str,
+    floats: DType = DType.DT_FLOAT,
 ) -> tuple[dict[str, Tensor], JsonFormat]:
     if not isinstance(body, dict):
         raise TensorCodecError("body", f"expected a JSON object, got {type(body).__name__}")
@@ -159,9 +177,9 @@ def _parse(
     if key_row in body and key_columnar in body:
         raise TensorCodecError("body", f"{key_row!r} and {key_columnar!r} cannot be mixed in one body")
     if key_row in body:
-        return _parse_rows(key_row, body[key_row], dtypes, max_bytes, unnamed), JsonFormat.ROW
+        return _parse_rows(key_row, body[key_row], dtypes, max_bytes, unnamed, floats), JsonFormat.ROW
     if key_columnar in body:
-        columns = _parse_columns(key_columnar, body[key_columnar], dtypes, max_bytes, unnamed)
+        columns = _parse_columns(key_columnar, body[key_columnar], dtypes, max_bytes, unnamed, floats)
         return columns, JsonFormat.COLUMNAR
     raise TensorCodecError("body", f"neither {key_row!r} (row format) nor {key_columnar!r} (columnar) given")
 
@@ -178,11 +196,17 @@ def parse_predict_request(
 
 
 def parse_predict_response(
-    body: Any, *, dtypes: DTypes = None, unnamed: str = UNNAMED, max_bytes: int = DEFAULT_MAX_TENSOR_BYTES
+    body: Any,
+    *,
+    dtypes: DTypes = None,
+    unnamed: str = UNNAMED,
+    max_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
+    default_float: DType = DType.DT_FLOAT,
 ) -> dict[str, Tensor]:
     """The output tensors of a predict response; an unnamed output is keyed ``unnamed``.
 
-    A body ``{"error": "..."}`` raises TensorCodecError with field ``error`` and the server's message.
+    Untyped numbers with a fraction become ``default_float``. A body ``{"error": "..."}`` raises
+    TensorCodecError with field ``error`` and the server's message.
     """
-    tensors, _ = _parse(body, "predictions", "outputs", dtypes, max_bytes, unnamed)
+    tensors, _ = _parse(body, "predictions", "outputs", dtypes, max_bytes, unnamed, default_float)
     return tensors

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.protos import v2_pb2
-from inferstream.tensors.numpy_codec import as_tensor
+from inferstream.tensors.numpy_codec import as_tensor, tensor_from_numpy
 from inferstream.tensors.packed import Wire, read_packed, write_packed
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 from inferstream.tensors.values import (
@@ -27,6 +27,7 @@ from inferstream.tensors.values import (
     Array,
     array_from_json,
     array_to_json,
+    cast_numbers,
     check_shape,
     check_string_bytes,
     itemsize,
@@ -45,8 +46,22 @@ DATATYPE: dict[DType, str] = {
     DType.DT_STRING: "BYTES",
 }
 _FROM_DATATYPE = {name: dtype for dtype, name in DATATYPE.items()}
-_KNOWN = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
-          "FP32", "FP64", "BYTES", "BF16")  # fmt: skip
+# Every V2 datatype numpy can hold (BF16 it cannot): the array-level readers and writers below
+# take these too, for clients and servers whose models use types a Tensor does not have.
+NUMPY_OF_DATATYPE: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_), "UINT8": np.dtype(np.uint8), "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32), "UINT64": np.dtype(np.uint64), "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16), "INT32": np.dtype(np.int32), "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16), "FP32": np.dtype(np.float32), "FP64": np.dtype(np.float64),
+    "BYTES": np.dtype(object),
+}  # fmt: skip
+_DATATYPE_OF_NUMPY = {dtype: name for name, dtype in NUMPY_OF_DATATYPE.items()}
+_KNOWN = (*NUMPY_OF_DATATYPE, "BF16")
+# Typed ``contents`` fields of the datatypes no tensor type holds (FP16 travels raw only).
+_OTHER_CONTENTS_FIELD = {
+    "INT8": "int_contents", "INT16": "int_contents", "UINT8": "uint_contents",
+    "UINT16": "uint_contents", "UINT32": "uint_contents", "UINT64": "uint64_contents",
+}  # fmt: skip
 CONTENTS_FIELD: dict[DType, str] = {
     DType.DT_BOOL: "bool_contents",
     DType.DT_INT32: "int_contents",
@@ -96,6 +111,20 @@ def datatype_of(tensor: Tensor, field: str = "datatype") -> str:
         raise TensorCodecError(field, f"V2 has no datatype for {tensor.dtype.value}") from None
 
 
+def datatype_of_numpy(dtype: np.dtype[Any]) -> str | None:
+    """The V2 datatype of a numpy dtype (strings and objects are BYTES); None when V2 has none."""
+    return "BYTES" if dtype.kind in "USO" else _DATATYPE_OF_NUMPY.get(dtype)
+
+
+def numpy_of_datatype(datatype: Any, field: str = "datatype") -> np.dtype[Any]:
+    """The numpy dtype of any V2 datatype numpy holds; unknown names (and BF16) are an error."""
+    dtype = NUMPY_OF_DATATYPE.get(datatype) if isinstance(datatype, str) else None
+    if dtype is None:
+        what = "is not supported" if datatype in _KNOWN else "is not a V2 datatype"
+        raise TensorCodecError(field, f"{datatype!r} {what} (supported: {', '.join(NUMPY_OF_DATATYPE)})")
+    return dtype
+
+
 def _named_tensors(values: Tensors) -> list[Tensor]:
     return [as_tensor(value, name) for name, value in values.items()]
 
@@ -132,10 +161,29 @@ def tensor_from_json(obj: Any, field: str = "tensor", max_bytes: int = DEFAULT_M
     return Tensor(dtype, shaped(f"{field}.data", values.data.reshape(-1), shape), name)
 
 
-def _shape(value: Any, field: str, dtype: DType, max_bytes: int) -> tuple[int, ...]:
+def array_from_json_tensor(
+    obj: Any, field: str = "tensor", max_bytes: int = DEFAULT_MAX_TENSOR_BYTES
+) -> tuple[str, Array]:
+    """(name, array) of one V2 JSON tensor of any datatype numpy holds (UINT8, FP16... too)."""
+    if not isinstance(obj, dict) or obj.get("datatype") in _FROM_DATATYPE or "data" not in obj:
+        tensor = tensor_from_json(obj, field, max_bytes)  # also reports what is missing
+        return tensor.name, tensor.data
+    datatype = obj["datatype"]
+    dtype = numpy_of_datatype(datatype, f"{field}.datatype")
+    name = obj.get("name")
+    if not isinstance(name, str):
+        raise TensorCodecError(f"{field}.name", "missing or not a string")
+    shape = _shape(obj.get("shape"), f"{field}.shape", dtype.itemsize, max_bytes)
+    values = array_from_json(f"{field}.data", obj["data"], None, max_bytes)
+    flat = cast_numbers(f"{field}.data", values.data.reshape(-1), dtype, datatype)
+    return name, shaped(f"{field}.data", flat, shape)
+
+
+def _shape(value: Any, field: str, dtype: DType | int, max_bytes: int) -> tuple[int, ...]:
+    """The checked shape; ``dtype`` is the element type or its size in bytes."""
     if not isinstance(value, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in value):
         raise TensorCodecError(field, "must be a list of integers")
-    return check_shape(field, value, itemsize(dtype), max_bytes)
+    return check_shape(field, value, dtype if isinstance(dtype, int) else itemsize(dtype), max_bytes)
 
 
 def _tensor_list(obj: Any, key: str, max_bytes: int) -> dict[str, Tensor]:
@@ -230,11 +278,27 @@ def parse_infer_response_json(body: Any, *, max_bytes: int = DEFAULT_MAX_TENSOR_
 
 def raw_bytes(tensor: Tensor) -> bytes:
     """The raw contents of a tensor: little-endian values, or length-prefixed BYTES elements."""
-    flat = tensor.data.reshape(-1)
     if tensor.dtype is DType.DT_STRING:
-        items = flat.tolist()
-        return b"".join(struct.pack("<I", len(s)) + s for s in items)
+        return _length_prefixed(tensor.data.reshape(-1).tolist())
     return numbers_to_bytes(tensor)
+
+
+def array_raw_bytes(array: Array, field: str = "array") -> bytes:
+    """``raw_bytes`` of a numpy array of any V2 type; str elements go as UTF-8."""
+    if array.dtype.kind in "USO":
+        return _length_prefixed(tensor_from_numpy(array, field=field).data.reshape(-1).tolist())
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+
+
+def _length_prefixed(items: list[bytes]) -> bytes:
+    return b"".join(struct.pack("<I", len(s)) + s for s in items)
+
+
+def arrays_from_infer_response_proto(
+    response: Any, *, max_bytes: int = DEFAULT_MAX_TENSOR_BYTES
+) -> dict[str, Array]:
+    """The outputs of a ``ModelInferResponse`` as arrays, of any datatype numpy holds."""
+    return _read_arrays(response, "raw_output_contents", "outputs", max_bytes)
 
 
 def _from_raw(raw: bytes, dtype: DType, shape: tuple[int, ...], field: str, max_bytes: int) -> Array:
@@ -323,25 +387,64 @@ def _fill(message: Any, tensors: list[Tensor], raw_field: str, raw: bool, what: 
 
 
 def _read(message: Any, raw_field: str, what: str, max_bytes: int) -> dict[str, Tensor]:
+    return {
+        name: Tensor(_FROM_DATATYPE[datatype], data, name)
+        for name, (datatype, data) in _read_entries(message, raw_field, what, max_bytes, True).items()
+    }
+
+
+def _read_arrays(message: Any, raw_field: str, what: str, max_bytes: int) -> dict[str, Array]:
+    return {
+        name: data for name, (_, data) in _read_entries(message, raw_field, what, max_bytes, False).items()
+    }
+
+
+def _read_entries(
+    message: Any, raw_field: str, what: str, max_bytes: int, tensors_only: bool
+) -> dict[str, tuple[str, Array]]:
+    """Each entry's datatype and values; ``tensors_only`` refuses datatypes no tensor type holds."""
     entries = getattr(message, what)
     raws = getattr(message, raw_field)
     if raws and len(raws) != len(entries):
         raise TensorCodecError(raw_field, f"{len(raws)} entries for {len(entries)} tensors")
-    tensors: dict[str, Tensor] = {}
+    read: dict[str, tuple[str, Array]] = {}
     for i, entry in enumerate(entries):
         field_name = f"{what}[{i}]"
-        dtype = dtype_from_datatype(entry.datatype, f"{field_name}.datatype")
-        shape = check_shape(f"{field_name}.shape", list(entry.shape), itemsize(dtype), max_bytes)
-        if raws:
-            if entry.HasField("contents"):
-                raise TensorCodecError(f"{field_name}.contents", f"set together with {raw_field}")
-            data = _from_raw(raws[i], dtype, shape, f"{raw_field}[{i}]", max_bytes)
+        if raws and entry.contents.ListFields():  # MLServer sends an empty one beside raw contents
+            raise TensorCodecError(f"{field_name}.contents", f"set together with {raw_field}")
+        raw = raws[i] if raws else None
+        if tensors_only or entry.datatype in _FROM_DATATYPE:
+            dtype = dtype_from_datatype(entry.datatype, f"{field_name}.datatype")
+            data = _tensor_entry(entry, raw, dtype, field_name, f"{raw_field}[{i}]", max_bytes)
         else:
-            data = _from_contents(entry.contents, dtype, shape, f"{field_name}.contents", max_bytes)
-        if entry.name in tensors:
+            data = _other_entry(entry, raw, field_name, f"{raw_field}[{i}]", max_bytes)
+        if entry.name in read:
             raise TensorCodecError(f"{field_name}.name", f"duplicate tensor name {entry.name!r}")
-        tensors[entry.name] = Tensor(dtype, data, entry.name)
-    return tensors
+        read[entry.name] = (entry.datatype, data)
+    return read
+
+
+def _tensor_entry(
+    entry: Any, raw: bytes | None, dtype: DType, field: str, raw_field: str, max_bytes: int
+) -> Array:
+    shape = check_shape(f"{field}.shape", list(entry.shape), itemsize(dtype), max_bytes)
+    if raw is not None:
+        return _from_raw(raw, dtype, shape, raw_field, max_bytes)
+    return _from_contents(entry.contents, dtype, shape, f"{field}.contents", max_bytes)
+
+
+def _other_entry(entry: Any, raw: bytes | None, field: str, raw_field: str, max_bytes: int) -> Array:
+    """Values of a datatype numpy holds but no tensor type does (UINT8, INT16, FP16...)."""
+    dtype = numpy_of_datatype(entry.datatype, f"{field}.datatype")
+    shape = check_shape(f"{field}.shape", list(entry.shape), dtype.itemsize, max_bytes)
+    if raw is not None:
+        return numbers_from_bytes(raw_field, raw, dtype, shape, entry.datatype)
+    name = _OTHER_CONTENTS_FIELD.get(entry.datatype)
+    if name is None:
+        raise TensorCodecError(f"{field}.contents", f"{entry.datatype} travels in {raw_field} only")
+    values = getattr(entry.contents, name)
+    flat = cast_numbers(f"{field}.contents.{name}", np.array(values), dtype, entry.datatype)
+    return shaped(f"{field}.contents.{name}", flat, shape)
 
 
 def infer_request_proto(

@@ -23,15 +23,6 @@ DEFAULT_MAX_TENSOR_BYTES = 64 * 1024 * 1024
 
 Array = npt.NDArray[Any]
 
-# Kinds of numpy arrays (as inferred from JSON) each tensor type accepts.
-_ACCEPTED_KINDS: dict[DType, str] = {
-    DType.DT_FLOAT: "iuf",
-    DType.DT_DOUBLE: "iuf",
-    DType.DT_INT32: "iuf",  # floats only when integral, see _cast
-    DType.DT_INT64: "iuf",
-    DType.DT_BOOL: "b",
-}
-
 
 def little_endian(dtype: DType) -> np.dtype[Any]:
     """The explicit little-endian numpy dtype of a numeric tensor type (wire byte order)."""
@@ -74,19 +65,26 @@ def object_array(items: Sequence[bytes]) -> Array:
     return out
 
 
-def numbers_from_bytes(field: str, raw: bytes, dtype: DType, shape: tuple[int, ...]) -> Array:
-    """A writable array of ``shape`` from raw little-endian bytes (bools one byte each)."""
-    wire = little_endian(dtype)
+def numbers_from_bytes(
+    field: str, raw: bytes, dtype: DType | np.dtype[Any], shape: tuple[int, ...], label: str = ""
+) -> Array:
+    """A writable array of ``shape`` from raw little-endian bytes (bools one byte each).
+
+    ``dtype`` may be a numpy dtype no tensor type holds (V2's UINT8, FP16...); ``label`` names it.
+    """
+    target = dtype.numpy if isinstance(dtype, DType) else np.dtype(dtype)
+    label = label or (dtype.value if isinstance(dtype, DType) else str(target))
+    wire = target.newbyteorder("<")
     needed = math.prod(shape) * wire.itemsize
     if len(raw) != needed:
         raise TensorCodecError(
-            field, f"{len(raw)} bytes do not fill shape {list(shape)} of {dtype.value} ({needed} bytes)"
+            field, f"{len(raw)} bytes do not fill shape {list(shape)} of {label} ({needed} bytes)"
         )
-    if dtype is DType.DT_BOOL:
+    if target.kind == "b":
         array: Array = np.frombuffer(raw, dtype=np.uint8) != 0
     else:
         # Copy: the result must be writable and independent of the message it came from.
-        array = np.frombuffer(raw, dtype=wire).astype(dtype.numpy, copy=True)
+        array = np.frombuffer(raw, dtype=wire).astype(target, copy=True)
     return array.reshape(shape)
 
 
@@ -101,19 +99,26 @@ def check_string_bytes(field: str, items: Iterable[bytes], max_bytes: int) -> No
         raise TensorCodecError(field, f"strings of {total} bytes, beyond the limit of {max_bytes} bytes")
 
 
-def _cast(field: str, array: Array, dtype: DType) -> Array:
-    """Cast a JSON-inferred array to ``dtype`` without silently changing a value."""
-    kinds = _ACCEPTED_KINDS[dtype]
+def cast_numbers(field: str, array: Array, target: np.dtype[Any], label: str) -> Array:
+    """Cast a JSON-inferred array to ``target`` (named ``label``) without silently changing a value.
+
+    Booleans only become booleans; numbers become any number type, integer types only from
+    integral values in their range.
+    """
+    kinds = "b" if target.kind == "b" else "iuf"
     if array.size and array.dtype.kind not in kinds:
-        raise TensorCodecError(field, f"{_kind_name(array)} values where {dtype.value} numbers are expected")
-    target = dtype.numpy
-    if target.kind == "i" and array.dtype.kind == "f" and not _integral(array):
-        raise TensorCodecError(field, f"non-integral values where {dtype.value} integers are expected")
-    if target.kind == "i" and array.size:
+        raise TensorCodecError(field, f"{_kind_name(array)} values where {label} numbers are expected")
+    if target.kind in "iu" and array.dtype.kind == "f" and not _integral(array):
+        raise TensorCodecError(field, f"non-integral values where {label} integers are expected")
+    if target.kind in "iu" and array.size:
         info = np.iinfo(target)
         if array.min() < info.min or array.max() > info.max:
-            raise TensorCodecError(field, f"values out of range of {dtype.value}")
+            raise TensorCodecError(field, f"values out of range of {label}")
     return array.astype(target, copy=False)
+
+
+def _cast(field: str, array: Array, dtype: DType) -> Array:
+    return cast_numbers(field, array, dtype.numpy, dtype.value)
 
 
 def _integral(array: Array) -> bool:
