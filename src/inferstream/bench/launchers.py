@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -281,7 +280,7 @@ def start_inferstream(
         "--summary-json",
         str(ctx.workdir / "summary.json"),
     ]
-    env = {**os.environ, "INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap}
+    env = {"INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap}
     process = ManagedProcess("inferstream-run", argv, ctx.workdir / "run.log", env=env, cwd=REPO)
     return [process.start()]
 

@@ -67,6 +67,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def child_environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment of a benchmark child: ours plus ``extra``, with bytecode caching allowed.
+
+    With PYTHONDONTWRITEBYTECODE set (as on this project's machines) every child recompiles every
+    module it imports; a pipeline of five processes then spends many seconds starting up.
+    """
+    env = {**os.environ, **(extra or {})}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 class ProcessFailed(RuntimeError):
     """A benchmark child process exited early or did not become ready; the message quotes its log."""
 
@@ -93,7 +104,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=dict(self.env) if self.env is not None else None,
+                env=child_environment(self.env),
                 cwd=self.cwd,
                 start_new_session=True,  # so stop() can signal the whole process group
             )
