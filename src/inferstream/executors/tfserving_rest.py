@@ -57,7 +57,7 @@ class TfServingRestExecutor(ModelExecutor):
         else:  # one object per row, each holding every named input's row
             rows = batch_size(inputs)
             body["instances"] = [
-                {name: array_json(value[i], name, b64=True) for name, value in inputs.items()}
+                {name: array_json(value[i, ...], name, b64=True) for name, value in inputs.items()}
                 for i in range(rows)
             ]
         return body
