@@ -31,7 +31,7 @@ def _register_verbs() -> None:
     # Verb modules register themselves on `app`; importing them here keeps main.py free of their code.
     import importlib
 
-    for module in ("run", "verify", "serve", "predict", "train", "demo", "bench"):
+    for module in ("run", "verify", "serve", "predict", "train", "demo", "bench", "kafka"):
         try:
             importlib.import_module(f"inferstream.cli.{module}")
         except ModuleNotFoundError as exc:

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
@@ -322,13 +323,19 @@ def _wait_exit(broker: KafkaBroker, timeout: float) -> bool:
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
+    with contextlib.suppress(ChildProcessError):  # our own child: reap it if it has exited
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie (exited, not reaped by its parent yet) is not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _quiet_logger() -> logging.Logger:
@@ -393,39 +400,47 @@ def _state_file() -> Path:
     return kafka_home() / "run" / "broker.json"
 
 
-def _cli_start(args: argparse.Namespace) -> int:
-    state = _state_file()
-    if state.is_file():
-        known = json.loads(state.read_text())
-        if _pid_alive(int(known["pid"])):
-            print(known["bootstrap_servers"])
-            return 0
-    data_dir = Path(args.data_dir) if args.data_dir else kafka_home() / "run" / "data"
-    broker = start_broker(data_dir=data_dir, port=args.port, heap=args.heap)
-    state.parent.mkdir(parents=True, exist_ok=True)
-    state.write_text(json.dumps({
-        "pid": broker.pid, "bootstrap_servers": broker.bootstrap_servers, "port": broker.port,
-        "controller_port": broker.controller_port, "data_dir": str(broker.data_dir),
-    }))
-    print(broker.bootstrap_servers)
-    return 0
-
-
-def _cli_stop(args: argparse.Namespace) -> int:
+def detached_broker() -> dict[str, Any] | None:
+    """What ``start_detached`` recorded about a broker that is still running, else ``None``."""
     state = _state_file()
     if not state.is_file():
-        print("no detached Kafka broker is recorded; nothing to stop", file=sys.stderr)
-        return 0
+        return None
+    known: dict[str, Any] = json.loads(state.read_text())
+    return known if _pid_alive(int(known["pid"])) else None
+
+
+def start_detached(port: int = 0, data_dir: Path | None = None, heap: str = "512m") -> dict[str, Any]:
+    """Start a broker that outlives this process (or find the running one); returns its record
+    (``pid``, ``bootstrap_servers``, ``port``, ``controller_port``, ``data_dir``). Data is kept in
+    ``.cache/kafka/run/data`` across starts unless ``data_dir`` says otherwise."""
+    known = detached_broker()
+    if known is not None:
+        return known
+    broker = start_broker(data_dir=data_dir or kafka_home() / "run" / "data", port=port, heap=heap)
+    record = {
+        "pid": broker.pid, "bootstrap_servers": broker.bootstrap_servers, "port": broker.port,
+        "controller_port": broker.controller_port, "data_dir": str(broker.data_dir),
+    }
+    _state_file().parent.mkdir(parents=True, exist_ok=True)
+    _state_file().write_text(json.dumps(record))
+    return record
+
+
+def stop_detached(timeout: float = 30.0, purge: bool = False) -> bool:
+    """Stop the broker ``start_detached`` started; ``False`` if none was recorded."""
+    state = _state_file()
+    if not state.is_file():
+        return False
     known = json.loads(state.read_text())
     broker = KafkaBroker(
         port=int(known["port"]), controller_port=int(known["controller_port"]),
         data_dir=Path(known["data_dir"]), process=None, pid=int(known["pid"]),
     )
-    broker.stop(timeout=args.timeout)
-    if args.purge:
+    broker.stop(timeout=timeout)
+    if purge:
         shutil.rmtree(broker.data_dir, ignore_errors=True)
     state.unlink()
-    return 0
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -446,8 +461,12 @@ def main(argv: list[str] | None = None) -> int:
             print(install_kafka())
             return 0
         if args.verb == "start":
-            return _cli_start(args)
-        return _cli_stop(args)
+            data_dir = Path(args.data_dir) if args.data_dir else None
+            print(start_detached(args.port, data_dir, args.heap)["bootstrap_servers"])
+            return 0
+        if not stop_detached(args.timeout, args.purge):
+            print("no detached Kafka broker is recorded; nothing to stop", file=sys.stderr)
+        return 0
     except KafkaBrokerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,47 @@
+"""``inferstream kafka start|status|stop``: a detached broker that outlives the command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from typer.testing import CliRunner
+
+from inferstream.cli.main import _register_verbs, app
+from inferstream.transports.kafka_broker import (
+    KAFKA_HOME_ENV,
+    KAFKA_LIBS_ENV,
+    kafka_libs_dir,
+    stop_detached,
+)
+
+
+def test_start_status_stop_a_detached_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its own home: a developer's own detached broker (.cache/kafka/run) is never touched.
+    monkeypatch.setenv(KAFKA_LIBS_ENV, str(kafka_libs_dir()))
+    monkeypatch.setenv(KAFKA_HOME_ENV, str(tmp_path))
+    _register_verbs()
+    cli = CliRunner()
+    assert cli.invoke(app, ["kafka", "status"]).exit_code == 1
+    try:
+        started = cli.invoke(app, ["kafka", "start", "--heap", "384m"])
+        assert started.exit_code == 0, started.output
+        status = cli.invoke(app, ["kafka", "status"])
+        assert status.exit_code == 0
+        bootstrap = status.output.split("Kafka broker on ")[1].split()[0]
+        assert bootstrap.startswith("127.0.0.1:") and bootstrap in started.output
+        meta = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
+        assert meta.brokers  # a real broker answers
+        again = cli.invoke(app, ["kafka", "start"])  # already running: shows it, starts no second one
+        assert again.exit_code == 0 and bootstrap in again.output
+        pid = int(status.output.split("pid ")[1].split(")")[0])
+        stopped = cli.invoke(app, ["kafka", "stop", "--purge"])
+        assert stopped.exit_code == 0 and "stopped" in stopped.output
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        assert not (tmp_path / "run" / "data").exists()
+        assert cli.invoke(app, ["kafka", "status"]).exit_code == 1
+    finally:
+        stop_detached(timeout=10, purge=True)
