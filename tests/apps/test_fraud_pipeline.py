@@ -112,9 +112,10 @@ def test_kafka_every_record_scored_once(
     repo_root: Path,
     sample: CardTransactions,
     kafka_bootstrap: str,
+    fresh_app: Callable[[str], Path],
 ) -> None:
     pipeline = FraudPipeline(
-        "fraud-grpc",
+        fresh_app("fraud-grpc"),
         _conf(model_server, models_dir, repo_root),
         transport="kafka",
         transport_settings={"bootstrap_servers": kafka_bootstrap},
@@ -132,6 +133,7 @@ def test_server_down_gives_error_records_and_recovery(
     repo_root: Path,
     sample: CardTransactions,
     request: pytest.FixtureRequest,
+    fresh_app: Callable[[str], Path],
 ) -> None:
     settings = (
         {"bootstrap_servers": request.getfixturevalue("kafka_bootstrap")} if transport == "kafka" else {}
@@ -140,7 +142,7 @@ def test_server_down_gives_error_records_and_recovery(
     server = servers.enter_context(serve_in_subprocess({"fraud": models_dir / "fraud"}))
     ports = ["--port", str(server.rest_port), "--grpc-port", str(server.grpc_port)]  # the last value wins
     conf = _conf(server, models_dir, repo_root, **{"card-ingress.rate": "150", "card-ingress.loop": "true"})
-    pipeline = FraudPipeline("fraud-grpc", conf, transport, settings)
+    pipeline = FraudPipeline(fresh_app("fraud-grpc"), conf, transport, settings)
     scored = lambda: pipeline.counter("normal").records + pipeline.counter("fraud").records  # noqa: E731
     errors = lambda: pipeline.counter("error").records  # noqa: E731
     marks: dict[str, int] = {}
