@@ -219,7 +219,7 @@ class KafkaBroker:
         log4j.write_text(_log4j_properties(self.log_file))
         classpath = str(kafka_libs_dir() / "*")
         if not (self.data_dir / "kraft" / "meta.properties").is_file():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = _new_cluster_id()
             fmt = subprocess.run(
                 [_java(), "-Xmx256m", f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
                  "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
@@ -333,9 +333,25 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:  # a zombie (exited, not reaped by its parent yet) is not running
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        zombie = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+    if zombie:
+        with contextlib.suppress(ChildProcessError):  # it exited since the waitpid above: reap it
+            os.waitpid(pid, os.WNOHANG)
+    return not zombie
+
+
+def _new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64, never starting with '-'.
+
+    The storage tool's argument parser would read a leading '-' as an option (Kafka's own
+    Uuid.randomUuid() skips such ids for the same reason).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _quiet_logger() -> logging.Logger:
@@ -474,3 +490,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
