@@ -32,7 +32,7 @@ from inferstream.transports import TopicSpec
 from inferstream.transports.kafka import KafkaTransport
 
 COUNT = 3000
-RATE = 300  # records/s: the source runs ~10 s, so every doubler joins while records still flow
+RATE = 200  # records/s: the source runs ~15 s, so every doubler joins while records still flow
 CORRUPT = b"\xff\xfe not an Avro Numbered record"
 
 
