@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient, NewTopic
 
+from inferstream.apps.common.kafka_warmup import wait_for_group_coordinator
 from inferstream.apps.fraud.data import CardTransactions, load_transactions
 from inferstream.apps.fraud.training import TrainedFraudModel, train_fraud
 from inferstream.apps.recommender.model import train_and_save
@@ -57,29 +55,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real single-node Kafka broker for this session (the Kafka engineer's helper, free ports)."""
     broker = start_broker(data_dir=tmp_path_factory.mktemp("apps-kafka"), heap="512m")
     try:
-        _wait_for_group_coordinator(broker.bootstrap_servers)
+        wait_for_group_coordinator(broker.bootstrap_servers)
         yield broker.bootstrap_servers
     finally:
         broker.stop()
-
-
-def _wait_for_group_coordinator(bootstrap: str, timeout: float = 60.0) -> None:
-    # A new broker answers group requests with COORDINATOR_LOAD_IN_PROGRESS until its offsets topic
-    # is loaded, and librdkafka's admin offsets request can crash the process on that answer (seen
-    # with confluent-kafka 2.16.1 through the transport's lag()); a consumer joining a group first
-    # waits the load out safely.
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic("inferstream-warm-up", 1, 1)]).values():
-        future.result(timeout)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "inferstream-warm-up"})
-    try:
-        consumer.subscribe(["inferstream-warm-up"])
-        deadline = time.monotonic() + timeout
-        while not consumer.assignment():
-            assert time.monotonic() < deadline, "the Kafka group coordinator did not come up"
-            consumer.poll(0.2)
-    finally:
-        consumer.close()
 
 
 @pytest.fixture

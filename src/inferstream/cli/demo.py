@@ -18,6 +18,7 @@ from inferstream.apps.common.model_folders import latest_version_dir
 from inferstream.cli.main import app, console
 from inferstream.cli.train import train_fraud_command
 from inferstream.server.process import ServedProcess, ServerStartError, serve_in_subprocess
+from inferstream.transports import TransportError
 
 if TYPE_CHECKING:  # the pipeline's imports are heavy; every CLI verb loads this module
     from inferstream.apps.fraud.data import CardTransactions
@@ -70,7 +71,11 @@ def demo(
             f"(model server {server.grpc_target}); Ctrl-C stops early."
         )
         with Live(_render(None), console=console, refresh_per_second=4, transient=False) as live:
-            stats = asyncio.run(_run(pipeline, seconds, lambda p: live.update(_render(p))))
+            try:
+                stats = asyncio.run(_run(pipeline, seconds, lambda p: live.update(_render(p))))
+            except TransportError as exc:
+                console.print(f"[red]The {transport} transport failed:[/] {exc}")
+                raise typer.Exit(1) from None
             final = pipeline.progress(stats)
             seconds_run = max(final.elapsed_s, 1e-9)
             live.update(
@@ -116,10 +121,12 @@ def _kafka(transport: str, bootstrap_servers: str) -> Iterator[dict[str, Any]]:
     if bootstrap_servers:
         yield {"bootstrap_servers": bootstrap_servers}
         return
+    from inferstream.apps.common.kafka_warmup import wait_for_group_coordinator
     from inferstream.transports.kafka_broker import start_broker
 
     with console.status("Starting a local Kafka broker…"):
         broker = start_broker()
+        wait_for_group_coordinator(broker.bootstrap_servers)
     try:
         yield {"bootstrap_servers": broker.bootstrap_servers}
     finally:
