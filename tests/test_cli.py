@@ -15,3 +15,13 @@ def test_help_lists_version_verb() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "version" in result.output
+
+
+def test_every_verb_is_listed_in_help() -> None:
+    from inferstream.cli.main import VERBS
+
+    _register_verbs()
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for verb in VERBS:
+        assert verb in result.output

@@ -27,16 +27,15 @@ def version() -> None:
     console.print(f"inferstream {__version__}")
 
 
+VERBS = ("run", "verify", "serve", "predict", "train", "demo", "bench", "kafka")
+
+
 def _register_verbs() -> None:
     # Verb modules register themselves on `app`; importing them here keeps main.py free of their code.
     import importlib
 
-    for module in ("run", "verify", "serve", "predict", "train", "demo", "bench", "kafka"):
-        try:
-            importlib.import_module(f"inferstream.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"inferstream.cli.{module}":
-                raise
+    for module in VERBS:
+        importlib.import_module(f"inferstream.cli.{module}")
 
 
 def main() -> None:
