@@ -56,7 +56,11 @@ def markdown_table(run: BenchRun) -> str:
         )
         call = f"{_fmt(r.model_call_ms.get('p50'), 1)} / {_fmt(r.model_call_ms.get('p99'), 1)}"
         outlets = "/".join(str(r.outlets.get(k, 0)) for k in ("normal", "fraud", "error"))
-        counts = f"{r.records_in:,} → {r.records_out:,} ({outlets})" + ("" if r.counts_add_up else " ≠")
+        counts = f"{r.records_in:,} → {r.records_out:,} ({outlets})"
+        if r.duplicates:
+            counts += f", {r.duplicates:,} redelivered"
+        if not r.counts_add_up:
+            counts += " ≠"
         pipeline_cpu = sum(
             v for k, v in r.cpu_seconds.items() if "/" not in k and not k.startswith(("server", "nginx"))
         )
