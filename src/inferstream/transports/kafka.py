@@ -21,12 +21,13 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
+from confluent_kafka import Consumer as _RdConsumer
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as _RdTopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from inferstream.transports.base import TopicSpec, Transport, TransportError
@@ -67,6 +68,8 @@ class KafkaTransport(Transport):
             raise TypeError("pass either settings= or bootstrap_servers/config, not both")
         self.settings = settings
         self._admin: AdminClient | None = None
+        self._probes: dict[str, _RdConsumer] = {}
+        self._lag_thread = ThreadPoolExecutor(1, thread_name_prefix="kafka-lag")
 
     @property
     def admin(self) -> AdminClient:
@@ -133,36 +136,43 @@ class KafkaTransport(Transport):
         return KafkaConsumer(self.settings.consumer_config(group, client_id), topics)
 
     async def lag(self, group: str, topics: Sequence[str]) -> int:
-        # Admin requests only (no consumer client per call): the runner asks every 0.2 s while draining.
-        try:
-            loop = asyncio.get_running_loop()
-            meta = await loop.run_in_executor(None, lambda: self.admin.list_topics(timeout=_ADMIN_TIMEOUT))
-            partitions = []
-            for topic in topics:
-                info = meta.topics.get(topic)
-                if info is None or info.error is not None:
-                    raise TransportError(f"lag: unknown topic {topic!r}")
-                partitions += [_RdTopicPartition(topic, p) for p in info.partitions]
-            if not partitions:
-                return 0
-            request = [ConsumerGroupTopicPartitions(group, partitions)]
-            timeout = _ADMIN_TIMEOUT
-            (offsets,) = self.admin.list_consumer_group_offsets(request, request_timeout=timeout).values()
-            answer = await asyncio.wrap_future(offsets)
-            committed = {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions}
-            latest, earliest = OffsetSpec.latest(), OffsetSpec.earliest()  # type: ignore[no-untyped-call]
-            ends = self.admin.list_offsets({tp: latest for tp in partitions}, request_timeout=timeout)
-            starts = self.admin.list_offsets({tp: earliest for tp in partitions}, request_timeout=timeout)
-            total = 0
-            for tp in partitions:
-                high = (await asyncio.wrap_future(ends[tp])).offset
-                position = committed.get((tp.topic, tp.partition), -1)
-                if position < 0:  # nothing committed: every retained record is still to read
-                    position = (await asyncio.wrap_future(starts[tp])).offset
-                total += max(0, high - position)
-            return total
-        except KafkaException as exc:
-            raise TransportError(f"lag of group {group!r}: {exc.args[0].str()}") from exc
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _ADMIN_TIMEOUT
+        while True:
+            try:
+                return await loop.run_in_executor(self._lag_thread, self._lag_blocking, group, list(topics))
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                # A fresh or restarted broker answers NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS
+                # for a while: retriable, so wait it out (bounded).
+                if not (error.retriable() or _coordinator_moving(error)) or loop.time() > deadline:
+                    raise TransportError(f"lag of group {group!r}: {error.str()}") from exc
+                await asyncio.sleep(0.2)
+
+    def _lag_blocking(self, group: str, topics: list[str]) -> int:
+        # A consumer that never subscribes does not join the group; it only reads its offsets. Not
+        # the AdminClient's group-offsets request: confluent-kafka 2.16.1 segfaults when a fresh
+        # broker answers it with COORDINATOR_LOAD_IN_PROGRESS. One probe per group, reused: the
+        # runner asks every 0.2 s while draining.
+        probe = self._probes.get(group)
+        if probe is None:
+            config = self.settings.consumer_config(group, f"{group}.lag-probe")
+            probe = self._probes[group] = _RdConsumer(config)
+        meta = probe.list_topics(timeout=_ADMIN_TIMEOUT)
+        partitions = []
+        for topic in topics:
+            info = meta.topics.get(topic)
+            if info is None or info.error is not None:
+                raise TransportError(f"lag: unknown topic {topic!r}")
+            partitions += [_RdTopicPartition(topic, p) for p in info.partitions]
+        if not partitions:
+            return 0
+        total = 0
+        for tp in probe.committed(partitions, timeout=_ADMIN_TIMEOUT):
+            low, high = probe.get_watermark_offsets(tp, timeout=_ADMIN_TIMEOUT)
+            start = tp.offset if tp.offset >= 0 else low  # nothing committed: all retained records
+            total += max(0, high - start)
+        return total
 
     async def delete_topics(self, names: Sequence[str]) -> None:
         """Delete topics (tests, ``inferstream`` clean-up); unknown ones are ignored."""
@@ -178,6 +188,18 @@ class KafkaTransport(Transport):
 
     async def close(self) -> None:
         self._admin = None  # AdminClient has no close(); dropping it ends its threads
+        probes, self._probes = list(self._probes.values()), {}
+        loop = asyncio.get_running_loop()
+        for probe in probes:
+            await loop.run_in_executor(self._lag_thread, probe.close)
+
+
+def _coordinator_moving(error: KafkaError) -> bool:
+    return error.code() in (
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+    )
 
 
 def _topic_config(spec: TopicSpec) -> dict[str, str]:
