@@ -89,21 +89,43 @@ def write_charts(run: BenchRun, out: Path) -> list[Path]:
     return paths
 
 
+def _smoothed(points: list[tuple[float, float]], window: int = 4) -> tuple[list[float], list[float]]:
+    """A moving average over ``window`` samples (1 s at the 0.25 s sampling): bursts of commits
+    otherwise turn the line into a comb."""
+    times = [t for t, _ in points]
+    values = [v for _, v in points]
+    smoothed = [
+        sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+        for i in range(len(values))
+    ]
+    return times, smoothed
+
+
 def _throughput_over_time(results: list[ModeResult], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(10, 5))
-    for r in results:
-        points = r.throughput_series.get("outlets", [])
-        if points:
-            ax.plot([t for t, _ in points], [v for _, v in points], label=r.mode, linewidth=1.2)
-    ax.set_xlabel("seconds since the pipeline started")
-    ax.set_ylabel("records/s at the outlets")
-    ax.set_yscale("symlog", linthresh=100)
-    ax.set_title("Throughput over time per mode (backlog drain, then paced at half rate)")
-    ax.grid(True, alpha=0.3)
+    """One small panel per mode, like the original's per-deployment screenshots, same y scale."""
+    cols = 3
+    rows = max(1, -(-len(results) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 2.6 * rows), sharey=True, squeeze=False)
+    for ax, r in zip(axes.flat, results, strict=False):
+        for stage, style in (("model-serving", ":"), ("outlets", "-")):
+            points = r.throughput_series.get(stage, [])
+            if points:
+                times, values = _smoothed(points)
+                ax.plot(times, values, style, linewidth=1.2, label=stage)
+        ax.set_title(r.mode, fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(results) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("records/s", fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("s since the pipeline started", fontsize=8)
     if results:
-        ax.legend(fontsize=7, loc="upper right")
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Throughput over time per mode (1 s average): saturated, then paced at half the rate")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
