@@ -28,7 +28,7 @@ def bench(
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
     seconds: Annotated[
         float | None,
-        typer.Option(min=1.0, help="Length of the saturated phase per mode (default 6 quick, 20 full)."),
+        typer.Option(min=1.0, help="Length of the saturated phase per mode (default 6 quick, 15 full)."),
     ] = None,
     latency_seconds: Annotated[
         float | None, typer.Option(min=1.0, help="Length of the paced latency phase per mode.")
@@ -68,9 +68,9 @@ def bench(
         quick=quick,
         models=models,
         data=data,
-        saturate_seconds=seconds or (6.0 if quick else 20.0),
+        saturate_seconds=seconds or (6.0 if quick else 15.0),
         drain_seconds=20.0 if quick else 30.0,
-        latency_seconds=latency_seconds or (4.0 if quick else 12.0),
+        latency_seconds=latency_seconds or (4.0 if quick else 10.0),
         replicas=replicas,
     )
     started = time.monotonic()
