@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.bench.features import load_features
-from inferstream.bench.kafka_probe import Feeder, OffsetWatcher, create_topics, read_topic
+from inferstream.bench.kafka_probe import BrokerProbeError, Feeder, OffsetWatcher, create_topics, read_topic
 from inferstream.bench.launchers import (
     REPO,
     RunContext,
@@ -118,9 +118,14 @@ def run_bench(settings: BenchSettings, status: Status = lambda _: None) -> Bench
                 run.modes.append(ModeResult(mode.name, available=False, reason=reason))
                 continue
             ctx = RunContext(broker.bootstrap_servers, model, work / f"m{index:02d}-{mode.name}")
-            run.modes.append(
-                _run_mode(mode, f"b{index:02d}-{mode.name}", ctx, fleet, proxy, factory, settings, status)
-            )
+            try:
+                result = _run_mode(
+                    mode, f"b{index:02d}-{mode.name}", ctx, fleet, proxy, factory, settings, status
+                )
+            except (BrokerProbeError, ProcessFailed, OSError) as exc:
+                # One mode's broken measurement must not lose the others' figures.
+                result = ModeResult(mode.name, available=False, reason=f"measurement failed: {exc}")
+            run.modes.append(result)
     run.seconds = round(time.monotonic() - started, 1)
     run.notes.extend(settings.notes)
     return run
