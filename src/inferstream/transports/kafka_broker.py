@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import ctypes
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -47,6 +49,7 @@ KAFKA_LIBS_ENV = "INFERSTREAM_KAFKA_LIBS"
 KAFKA_POM_ENV = "INFERSTREAM_KAFKA_POM"
 
 _COMPLETE = ".complete"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 #: JVM settings of the local broker (after -Xmx); ``start_broker(jvm_options=...)`` replaces them.
 #: The serial collector: no concurrent GC threads competing for the 2 cores of a dev machine.
@@ -196,6 +199,7 @@ class KafkaBroker:
     extra_config: dict[str, str] = field(default_factory=dict)
     jvm_options: tuple[str, ...] = DEFAULT_JVM_OPTIONS
     remove_data_on_stop: bool = False
+    outlive_parent: bool = False  # False: the broker gets SIGTERM when the starting process dies
     pid: int = 0
 
     @property
@@ -233,9 +237,15 @@ class KafkaBroker:
             [_java(), f"-Xmx{self.heap}", *self.jvm_options, "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(config)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_terminate_with_parent if self._die_with_parent() else None,
         )
         out.close()
         self.pid = self.process.pid
+
+    def _die_with_parent(self) -> bool:
+        # The death signal follows the starting *thread*: only the main thread lives as long as the
+        # process, so a broker started from another thread is not tied to it.
+        return not self.outlive_parent and threading.current_thread() is threading.main_thread()
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Block until the broker answers a metadata request; raise with its log tail if it died."""
@@ -354,6 +364,24 @@ def _new_cluster_id() -> str:
             return cluster_id
 
 
+def _load_prctl() -> Any:
+    # Resolved here, not in the forked child, where loading a library could deadlock.
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def _terminate_with_parent() -> None:
+    # Runs in the child before exec: Linux sends it SIGTERM when the thread that started it ends
+    # (a crashed or killed test run must not leave brokers behind).
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _quiet_logger() -> logging.Logger:
     # librdkafka's connection chatter during startup goes to a logger nobody listens to.
     logger = logging.getLogger("inferstream.kafka_broker.librdkafka")
@@ -375,6 +403,7 @@ def start_broker(
     jvm_options: Sequence[str] = DEFAULT_JVM_OPTIONS,
     extra_config: Mapping[str, str] | None = None,
     install: bool = True,
+    outlive_parent: bool = False,
 ) -> KafkaBroker:
     """Start a single-node KRaft broker on 127.0.0.1 and wait until it answers.
 
@@ -394,7 +423,7 @@ def start_broker(
         broker = KafkaBroker(
             port=port or free_port(), controller_port=free_port(), data_dir=directory, process=None,
             heap=heap, extra_config=dict(extra_config or {}), remove_data_on_stop=temporary,
-            jvm_options=tuple(jvm_options),
+            jvm_options=tuple(jvm_options), outlive_parent=outlive_parent,
         )
         try:
             broker._launch()
@@ -432,7 +461,9 @@ def start_detached(port: int = 0, data_dir: Path | None = None, heap: str = "512
     known = detached_broker()
     if known is not None:
         return known
-    broker = start_broker(data_dir=data_dir or kafka_home() / "run" / "data", port=port, heap=heap)
+    broker = start_broker(
+        data_dir=data_dir or kafka_home() / "run" / "data", port=port, heap=heap, outlive_parent=True
+    )
     record = {
         "pid": broker.pid, "bootstrap_servers": broker.bootstrap_servers, "port": broker.port,
         "controller_port": broker.controller_port, "data_dir": str(broker.data_dir),
