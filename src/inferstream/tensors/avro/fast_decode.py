@@ -35,13 +35,15 @@ from inferstream.tensors.avro.stacked import (
 )
 from inferstream.tensors.avro.templates import (
     FIXED_WIDTH,
+    Gap,
     NotTemplatable,
     Slot,
     SlotKey,
+    StringSlot,
     Template,
-    VarintSlot,
     avro_string,
     map_segments,
+    varint,
 )
 from inferstream.tensors.tensor import Tensor, TensorCodecError
 
@@ -52,6 +54,7 @@ MAX_RAGGED = 16  # ragged templates, most recently learned first
 MAX_TAILS = 4096
 
 U8 = npt.NDArray[np.uint8]
+DATATYPE: SlotKey = ("", "datatype")
 R = TypeVar("R", SourceRequest, ServingResult)
 G = TypeVar("G", SourceRequestGroup, ServingResultGroup)
 
@@ -218,8 +221,10 @@ def _ragged_pass(
     return np.sort(np.concatenate(left))
 
 
-def _render_one(template: Template, tensors: Mapping[SlotKey, Tensor]) -> bytes:
-    def fill(slot: Slot | VarintSlot) -> U8:
+def _render_one(template: Template, tensors: Mapping[SlotKey, Tensor], text: bytes = b"") -> bytes:
+    def fill(slot: Gap) -> U8:
+        if not isinstance(slot, Slot):  # the datatype's StringSlot (VarintSlots are not decoded)
+            return np.frombuffer(text, dtype=np.uint8).reshape(1, -1)
         tensor = tensors[slot.key]
         wire = np.ascontiguousarray(tensor.data, dtype=FIXED_WIDTH[tensor.dtype])
         return wire.view(np.uint8).reshape(1, -1)
@@ -250,16 +255,19 @@ def _learn_request(
         return None, None, exc
     constants = (request.expected_outputs, request.datatype)
     uniform = ragged = None
+    text = request.datatype.encode("utf-8")
     try:
         template = Template.compile(
             [
                 *map_segments("inputs", request.inputs, True),
                 *map_segments("outputs", request.expected_outputs, False),
-                avro_string(request.datatype),
+                # a slot: streams may tag each record's datatype (e.g. with a sequence number)
+                varint(len(text)),
+                StringSlot(DATATYPE, len(text)),
             ]
         )
         # a payload written differently (e.g. arrays in several blocks) is valid but not templatable
-        if _render_one(template, _keyed(request.inputs, {})) == payload:
+        if _render_one(template, _keyed(request.inputs, {}), text) == payload:
             specs = request.expected_outputs.values()
             spec_bytes = [max(s.size, 0) * max(s.dtype.numpy.itemsize, 1) for s in specs]
             uniform = Uniform(template, constants, max([template.max_tensor_bytes, *spec_bytes]))
@@ -276,11 +284,18 @@ def _learn_request(
 
 def _emit_request_uniform(
     learned: Uniform, indices: Int64Array, rows: U8, payloads: Sequence[bytes]
-) -> tuple[SourceRequestGroup, Int64Array]:
-    expected, datatype = learned.constants
+) -> tuple[SourceRequestGroup | None, Int64Array]:
+    expected, _ = learned.constants
+    texts = learned.template.texts(rows)[DATATYPE]
+    good = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
+    datatypes = [t for t in texts if t is not None]
+    if not datatypes:
+        return None, indices
+    if len(datatypes) < len(texts):  # not UTF-8: the generic codec reports those records
+        rows = rows[good]
     inputs = _sections(learned.template.extract(rows), "inputs")
-    n = len(indices)
-    return SourceRequestGroup(indices, inputs, [expected] * n, [datatype] * n), indices[:0]
+    group = SourceRequestGroup(indices[good], inputs, [expected] * len(datatypes), datatypes)
+    return group, indices[~good]
 
 
 def _emit_request_ragged(

@@ -1,9 +1,10 @@
 """Batch encoding on the fast path: one byte template per group of records of one layout.
 
 Records are grouped by everything that shapes their bytes (rows per tensor, the metadata's
-strings, the datatype, the encoded widths of startTime/duration); each group is rendered from one
-template into an [N, length] byte array and cut into payloads. Ints and strings (varints and
-variable-length values) are not templatable: those batches go to the generic codec.
+strings, the byte length of the datatype, the encoded widths of startTime/duration); each group
+is rendered from one template into an [N, length] byte array and cut into payloads. Int and
+string tensors (varints and variable-length values) are not templatable: those batches go to the
+generic codec.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from inferstream.tensors.avro.records import ModelResultMetadata, TensorSpec
 from inferstream.tensors.avro.stacked import Int64Array, StackedTensor
 from inferstream.tensors.avro.templates import (
     FIXED_WIDTH,
+    Gap,
     NotTemplatable,
-    Slot,
     SlotKey,
+    StringSlot,
     Template,
     TensorInfo,
     VarintSlot,
@@ -30,13 +32,44 @@ from inferstream.tensors.avro.templates import (
     record_infos,
     slot_bytes,
     slot_bytes_ragged,
+    varint,
     varint_bytes,
     varint_widths,
 )
 
 MAX_TEMPLATES = 256  # a full cache is emptied (streams have few layouts)
 
-Segments = Callable[[], list[bytes | Slot | VarintSlot]]
+Segments = Callable[[], list[bytes | Gap]]
+DATATYPE: SlotKey = ("", "datatype")
+
+
+class Texts:
+    """Per-record strings (e.g. datatypes) as UTF-8, copied into StringSlots of one width.
+
+    A stream may tag each record's datatype (the benchmark harness writes a sequence number there):
+    the text is a slot, so records differing only in it share one template.
+    """
+
+    def __init__(self, values: Sequence[str]) -> None:
+        n = len(values)
+        self.shared = n == 0 or values.count(values[0]) == n
+        self.encoded = [values[0].encode()] if self.shared and n else [v.encode() for v in values]
+        if self.shared:
+            self.widths = np.full(n, len(self.encoded[0]) if n else 0, dtype=np.int64)
+        else:
+            self.widths = np.fromiter(map(len, self.encoded), dtype=np.int64, count=n)
+
+    def rows(self, records: Int64Array, width: int) -> npt.NDArray[np.uint8]:
+        """[len(records), width] bytes of ``records``' strings (all ``width`` bytes long)."""
+        if self.shared:
+            one = np.frombuffer(self.encoded[0], dtype=np.uint8)
+            return np.broadcast_to(one, (len(records), width))
+        joined = (
+            b"".join(self.encoded)
+            if len(records) == len(self.encoded)
+            else b"".join([self.encoded[i] for i in records.tolist()])
+        )
+        return np.frombuffer(joined, dtype=np.uint8).reshape(len(records), width)
 
 
 _ENCODE_TEMPLATES: BoundedCache[Hashable, Template] = BoundedCache(MAX_TEMPLATES)
@@ -49,6 +82,7 @@ def _render_groups(
     layout: Callable[[int, dict[str, dict[str, TensorInfo]]], tuple[Hashable, Segments]],
     longs: Mapping[SlotKey, Int64Array] | None = None,
     subset: Int64Array | None = None,
+    texts: Mapping[SlotKey, Texts] | None = None,
 ) -> list[bytes] | None:
     """Render ``n`` records (or only ``subset``), one template per group of records with equal keys
     (rows per tensor, ``per_record_keys``, encoded widths of ``longs``); None if not templatable.
@@ -77,7 +111,9 @@ def _render_groups(
             except NotTemplatable:
                 return None
 
-        def fill(slot: Slot | VarintSlot, records: Int64Array = records) -> npt.NDArray[np.uint8]:
+        def fill(slot: Gap, records: Int64Array = records) -> npt.NDArray[np.uint8]:
+            if isinstance(slot, StringSlot):
+                return (texts or {})[slot.key].rows(records, slot.nbytes)
             if isinstance(slot, VarintSlot):
                 return varint_bytes((longs or {})[slot.key][records], slot.nbytes)
             section, name = slot.key
@@ -162,29 +198,32 @@ def encode_serving_results(
     except OverflowError:  # beyond an Avro long: the generic codec reports it
         return None
     width_of = {key: varint_widths(v) for key, v in longs.items()}
+    datatypes = Texts(kinds)
 
     def layout(first: int, infos: dict[str, dict[str, TensorInfo]]) -> tuple[Hashable, Segments]:
-        (errors, model, source), kind = texts[first], kinds[first]
+        (errors, model, source), kind_width = texts[first], int(datatypes.widths[first])
         outs = {} if errors else infos["outputs"]
         start_width, duration_width = int(width_of[START][first]), int(width_of[DURATION][first])
-        key = ("result", tuple(infos["inputs"].items()), tuple(outs.items()), texts[first], kind)
+        key = ("result", tuple(infos["inputs"].items()), tuple(outs.items()), texts[first], kind_width)
         return (*key, start_width, duration_width), lambda: [
             *map_segments("inputs", infos["inputs"], True),
             *map_segments("outputs", outs, True),
             avro_string(errors) + avro_string(model) + avro_string(source),
             VarintSlot(START, start_width),
             VarintSlot(DURATION, duration_width),
-            avro_string(kind),
+            varint(kind_width),
+            StringSlot(DATATYPE, kind_width),
         ]
 
     stacks = {"inputs": inputs, "outputs": outputs}
-    keys = [codes(texts), codes(kinds)]
+    keys = [codes(texts), datatypes.widths]
     if any(s.dtype not in FIXED_WIDTH for m in stacks.values() for s in m.values()):
         return None
     row_keys = np.stack([np.diff(s.row_splits) for m in stacks.values() for s in m.values()] or [np.zeros(n)])
     if n < RAGGED_FROM or len(split_by(row_keys)) < RAGGED_FROM:
-        return _render_groups(n, stacks, keys, layout, longs)
-    return _encode_ragged_results(n, stacks, keys, texts, kinds, longs, layout)
+        return _render_groups(n, stacks, keys, layout, longs, texts={DATATYPE: datatypes})
+    keys[1] = codes(kinds)  # the ragged layouts keep the datatype constant
+    return _encode_ragged_results(n, stacks, keys, texts, kinds, longs, layout, datatypes)
 
 
 def _encode_ragged_results(
@@ -195,6 +234,7 @@ def _encode_ragged_results(
     kinds: Sequence[str],
     longs: dict[SlotKey, Int64Array],
     layout: Callable[[int, dict[str, dict[str, TensorInfo]]], tuple[Hashable, Segments]],
+    datatypes: Texts,
 ) -> list[bytes] | None:
     """One ragged layout per metadata text and datatype; records with an empty tensor (whose
     array is encoded differently) are rendered per row count instead."""
@@ -231,7 +271,7 @@ def _encode_ragged_results(
             out[i] = payload
     rest = np.flatnonzero(~has_rows)
     if rest.size:
-        uniform = _render_groups(n, stacks, keys, layout, longs, subset=rest)
+        uniform = _render_groups(n, stacks, keys, layout, longs, subset=rest, texts={DATATYPE: datatypes})
         if uniform is None:
             return None
         for i in rest.tolist():
@@ -245,14 +285,17 @@ def encode_source_requests(
     kinds: Sequence[str],
 ) -> list[bytes] | None:
     n = len(kinds)
+    datatypes = Texts(kinds)
 
     def layout(first: int, infos: dict[str, dict[str, TensorInfo]]) -> tuple[Hashable, Segments]:
-        expected, kind = specs[first], kinds[first]
-        key = ("request", tuple(infos["inputs"].items()), tuple(expected.items()), kind)
+        expected, kind_width = specs[first], int(datatypes.widths[first])
+        key = ("request", tuple(infos["inputs"].items()), tuple(expected.items()), kind_width)
         return key, lambda: [
             *map_segments("inputs", infos["inputs"], True),
             *map_segments("outputs", expected, False),
-            avro_string(kind),
+            varint(kind_width),
+            StringSlot(DATATYPE, kind_width),
         ]
 
-    return _render_groups(n, {"inputs": inputs}, [codes(specs), codes(kinds)], layout)
+    keys = [codes(specs), datatypes.widths]
+    return _render_groups(n, {"inputs": inputs}, keys, layout, texts={DATATYPE: datatypes})

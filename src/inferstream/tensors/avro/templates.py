@@ -107,6 +107,18 @@ class VarintSlot:
     nbytes: int
 
 
+@dataclass(frozen=True)
+class StringSlot:
+    """A gap for the UTF-8 bytes of an Avro string of a known byte length (its length prefix stays
+    constant): a per-record text such as a sequence-tagged ``datatype`` then costs no template miss."""
+
+    key: SlotKey
+    nbytes: int
+
+
+Gap = Slot | VarintSlot | StringSlot
+
+
 _VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
 
 
@@ -178,17 +190,23 @@ class Template:
     spans: list[tuple[int, int]]  # constant byte ranges
     slots: list[tuple[Slot, int]]  # slot and its byte offset
     varints: list[tuple[VarintSlot, int]]
+    strings: list[tuple[StringSlot, int]]
 
     @classmethod
-    def compile(cls, segments: Iterable[bytes | Slot | VarintSlot]) -> Template:
+    def compile(cls, segments: Iterable[bytes | Gap]) -> Template:
         const = bytearray()
         spans: list[tuple[int, int]] = []
         slots: list[tuple[Slot, int]] = []
         varints: list[tuple[VarintSlot, int]] = []
+        strings: list[tuple[StringSlot, int]] = []
         for seg in segments:
             start = len(const)
             if isinstance(seg, VarintSlot):
                 varints.append((seg, start))
+                const += bytes(seg.nbytes)
+                continue
+            if isinstance(seg, StringSlot):
+                strings.append((seg, start))
                 const += bytes(seg.nbytes)
                 continue
             if isinstance(seg, Slot):
@@ -200,7 +218,9 @@ class Template:
                 spans[-1] = (spans[-1][0], len(const))
             elif seg:
                 spans.append((start, len(const)))
-        return cls(len(const), np.frombuffer(bytes(const), dtype=np.uint8), spans, slots, varints)
+        return cls(
+            len(const), np.frombuffer(bytes(const), dtype=np.uint8), spans, slots, varints, strings
+        )
 
     @property
     def max_tensor_bytes(self) -> int:
@@ -229,17 +249,37 @@ class Template:
             out[slot.key] = StackedTensor(info.dtype, values, splits, slot.scalar, info.dim_names)
         return out
 
-    def render(self, n: int, fill: Callable[[Slot | VarintSlot], npt.NDArray[np.uint8]]) -> list[bytes]:
+    def texts(self, rows: npt.NDArray[np.uint8]) -> dict[SlotKey, list[str | None]]:
+        """The strings of the string slots of matching rows; None where the bytes are not UTF-8."""
+        n = len(rows)
+        out: dict[SlotKey, list[str | None]] = {}
+        for slot, offset in self.strings:
+            block = rows[:, offset : offset + slot.nbytes]
+            if n and bool((block == block[:1]).all()):  # one text for all (the usual untagged stream)
+                out[slot.key] = [_utf8(bytes(block[0]))] * n
+                continue
+            raw = np.ascontiguousarray(block).tobytes()
+            out[slot.key] = [_utf8(b) for b in struct.unpack(f"{slot.nbytes}s" * n, raw)]
+        return out
+
+    def render(self, n: int, fill: Callable[[Gap], npt.NDArray[np.uint8]]) -> list[bytes]:
         """``n`` records: the constant bytes, with ``fill(slot)`` ([n, slot.nbytes]) in each slot."""
         rows = np.empty((n, self.length), dtype=np.uint8)
         for start, end in self.spans:  # spans and slots cover every byte exactly once
             rows[:, start:end] = self.const[start:end]
-        gaps: list[tuple[Slot | VarintSlot, int]] = [*self.slots, *self.varints]
+        gaps: list[tuple[Gap, int]] = [*self.slots, *self.varints, *self.strings]
         for slot, offset in gaps:
             if slot.nbytes:
                 rows[:, offset : offset + slot.nbytes] = fill(slot)
         # one C call cuts the buffer into n bytes objects (faster than n Python slices)
         return list(struct.unpack(f"{self.length}s" * n, rows.tobytes())) if n else []
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def slot_bytes(stack: StackedTensor, records: npt.NDArray[np.int64], rows: int) -> npt.NDArray[np.uint8]:
