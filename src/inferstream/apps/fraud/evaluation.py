@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a window
-
-import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
-from matplotlib.figure import Figure
-from sklearn.metrics import (
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_curve,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
+
+# scikit-learn and matplotlib are imported where used: the fraud-decider streamlet imports this
+# module for ORIGINAL_THRESHOLD and must not pay their seconds of start-up in every process.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ORIGINAL_THRESHOLD = 4.0  # the original pipeline's fixed threshold, reported for comparison
 
@@ -50,6 +43,8 @@ def best_f1_threshold(labels: npt.NDArray[np.integer], errors: npt.NDArray[np.fl
     """The error threshold with the best F1 on these rows (frauds must be present)."""
     if labels.min() == labels.max():
         raise ValueError("choosing a threshold needs both normal and fraud rows")
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, thresholds = precision_recall_curve(labels, errors)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     return float(thresholds[int(np.argmax(f1[:-1]))])
@@ -58,6 +53,8 @@ def best_f1_threshold(labels: npt.NDArray[np.integer], errors: npt.NDArray[np.fl
 def at_threshold(
     labels: npt.NDArray[np.integer], errors: npt.NDArray[np.floating], threshold: float
 ) -> ThresholdMetrics:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     flagged = (errors >= threshold).astype(np.int8)
     precision, recall, f1, _ = precision_recall_fscore_support(
         labels, flagged, average="binary", zero_division=0.0
@@ -69,6 +66,8 @@ def at_threshold(
 def evaluate(
     labels: npt.NDArray[np.integer], errors: npt.NDArray[np.floating], threshold: float
 ) -> Evaluation:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     return Evaluation(
         rows=int(labels.shape[0]),
         frauds=int(labels.sum()),
@@ -130,7 +129,7 @@ def _markdown(e: Evaluation, notes: list[str]) -> str:
 
 
 def _plot_loss(path: Path, loss: list[float], validation: list[float]) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _pyplot().subplots(figsize=(6, 4))
     epochs = np.arange(1, len(loss) + 1)
     ax.plot(epochs, loss, label="training (normal rows)")
     ax.plot(epochs, validation, label="validation (normal rows)")
@@ -142,7 +141,7 @@ def _plot_loss(path: Path, loss: list[float], validation: list[float]) -> None:
 def _plot_errors(
     path: Path, labels: npt.NDArray[np.integer], errors: npt.NDArray[np.floating], threshold: float
 ) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _pyplot().subplots(figsize=(6, 4))
     low, high = max(float(errors.min()), 1e-4), float(errors.max()) + 1e-9
     bins = np.geomspace(low, high, 50).tolist()
     ax.hist(errors[labels == 0], bins=bins, alpha=0.6, label="normal")
@@ -162,8 +161,10 @@ def _plot_errors(
 def _plot_roc(
     path: Path, labels: npt.NDArray[np.integer], errors: npt.NDArray[np.floating], auc: float
 ) -> None:
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(labels, errors)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _pyplot().subplots(figsize=(5, 5))
     ax.plot(fpr, tpr, label=f"AUC {auc:.3f}")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
@@ -174,15 +175,26 @@ def _plot_roc(
 def _plot_precision_recall(
     path: Path, labels: npt.NDArray[np.integer], errors: npt.NDArray[np.floating], ap: float
 ) -> None:
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, _ = precision_recall_curve(labels, errors)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _pyplot().subplots(figsize=(5, 5))
     ax.plot(recall, precision, label=f"average precision {ap:.3f}")
     ax.set(xlabel="recall", ylabel="precision", title="Precision–recall", ylim=(0, 1.05))
     ax.legend(loc="lower left")
     _save(fig, path)
 
 
+def _pyplot() -> ModuleType:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _pyplot().close(fig)

@@ -11,16 +11,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
-from skl2onnx import convert_sklearn
-from skl2onnx.common.data_types import FloatTensorType
 
 from inferstream.apps.fraud.data import N_FEATURES
-from inferstream.apps.fraud.model import AMOUNT_COLUMN, FraudAutoencoder
+
+# onnx, skl2onnx and scikit-learn (via the model) are imported where used: the fraud-decider
+# streamlet imports this module for THRESHOLD_FILE/ThresholdInfo in every pipeline process.
+if TYPE_CHECKING:
+    import onnx
+
+    from inferstream.apps.fraud.model import FraudAutoencoder
 
 OPSET = 18
 ML_OPSET = 3
@@ -59,6 +61,11 @@ class ThresholdInfo:
 
 def to_onnx(model: FraudAutoencoder, threshold: ThresholdInfo | None = None) -> onnx.ModelProto:
     """Compose the scaler and network conversions with the glue nodes into one checked model."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from inferstream.apps.fraud.model import AMOUNT_COLUMN
+
     scaler = onnx.compose.add_prefix(
         _convert(model.preprocess.named_transformers_["amount"], "amount", 1), "scaler/"
     )
@@ -117,6 +124,8 @@ def to_onnx(model: FraudAutoencoder, threshold: ThresholdInfo | None = None) -> 
 
 def save(model: FraudAutoencoder, version_dir: Path, threshold: ThresholdInfo) -> Path:
     """Write ``model.onnx`` and ``threshold.json`` into a version folder; returns the model path."""
+    import onnx
+
     path = version_dir / "model.onnx"
     onnx.save_model(to_onnx(model, threshold), path)
     (version_dir / THRESHOLD_FILE).write_text(threshold.to_json() + "\n")
@@ -124,6 +133,9 @@ def save(model: FraudAutoencoder, version_dir: Path, threshold: ThresholdInfo) -
 
 
 def _convert(estimator: object, input_name: str, width: int) -> onnx.ModelProto:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
     converted: onnx.ModelProto = convert_sklearn(
         estimator,
         initial_types=[(input_name, FloatTensorType([None, width]))],
