@@ -14,7 +14,7 @@ from inferstream.apps.fraud.training import TrainedFraudModel, train_fraud
 from inferstream.apps.recommender.model import train_and_save
 from inferstream.runtime.lookup import find_blueprint
 from inferstream.server.process import ServedProcess, serve_in_subprocess
-from inferstream.transports.kafka_broker import start_broker
+from inferstream.transports.kafka_broker import KafkaBroker
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +51,10 @@ def model_server(models_dir: Path, repo_root: Path) -> Iterator[ServedProcess]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real single-node Kafka broker for this session (the Kafka engineer's helper, free ports)."""
-    broker = start_broker(data_dir=tmp_path_factory.mktemp("apps-kafka"), heap="512m")
-    try:
-        wait_for_group_coordinator(broker.bootstrap_servers)
-        yield broker.bootstrap_servers
-    finally:
-        broker.stop()
+def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
+    """The session's real Kafka broker (tests/conftest.py), once its group coordinator answers."""
+    wait_for_group_coordinator(kafka_broker.bootstrap_servers)
+    return kafka_broker.bootstrap_servers
 
 
 @pytest.fixture
