@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -43,6 +44,7 @@ from inferstream.tensors.avro.templates import (
     Template,
     avro_string,
     map_segments,
+    utf8_or_none,
     varint,
 )
 from inferstream.tensors.tensor import Tensor, TensorCodecError
@@ -425,9 +427,59 @@ def _result_group(
 def _emit_result_uniform(
     learned: Uniform, indices: Int64Array, rows: U8, payloads: Sequence[bytes]
 ) -> tuple[ServingResultGroup | None, Int64Array]:
-    start = learned.template.length
-    tails = [_tail(bytes(payloads[i][start:])) for i in indices.tolist()]  # bytes(): no copy of bytes
+    tails = _uniform_tails(rows[:, learned.template.length :])
     return _result_group(indices, learned.template.extract(rows), tails)
+
+
+def _varints(block: U8) -> tuple[Int64Array, npt.NDArray[np.bool_]]:
+    """Avro longs of one encoded width (at most 9 bytes), one per row, and which rows are varints."""
+    valid = (block[:, :-1] >= 0x80).all(axis=1) & (block[:, -1] < 0x80)
+    z = np.zeros(len(block), dtype=np.uint64)
+    for j in range(block.shape[1]):
+        z |= (block[:, j] & 0x7F).astype(np.uint64) << np.uint64(7 * j)
+    values: Int64Array = (z >> np.uint64(1)).astype(np.int64) ^ -(z & np.uint64(1)).astype(np.int64)
+    return values, valid
+
+
+def _uniform_tails(rows: U8) -> list[tuple[ModelResultMetadata, str] | None]:
+    """Tails of equal length, read at once when they differ from the first only in startTime,
+    duration and the datatype's text (e.g. a per-record sequence tag); the others one by one."""
+    n, length = rows.shape
+    first = _tail(rows[0].tobytes()) if n else None
+    if first is None or n < 2:
+        return [_tail(r.tobytes()) for r in rows]
+    meta, datatype = first
+    head = avro_string(meta.errors) + avro_string(meta.model_name) + avro_string(meta.source)
+    text = datatype.encode("utf-8")
+    p, sw, dw = len(head), len(varint(meta.start_time)), len(varint(meta.duration))
+    tw = len(varint(len(text)))
+    q = p + sw + dw
+    if q + tw + len(text) != length or max(sw, dw) > 9:
+        return [_tail(r.tobytes()) for r in rows]
+    starts, ok = _varints(rows[:, p : p + sw])
+    durations, ok_duration = _varints(rows[:, p + sw : q])
+    ok &= ok_duration
+    ok &= (rows[:, :p] == np.frombuffer(head, dtype=np.uint8)).all(axis=1)
+    ok &= (rows[:, q : q + tw] == np.frombuffer(varint(len(text)), dtype=np.uint8)).all(axis=1)
+    block = rows[:, q + tw :]
+    if bool((block == block[:1]).all()):
+        texts: list[str | None] = [datatype] * n
+    else:
+        raw = struct.unpack(f"{len(text)}s" * n, np.ascontiguousarray(block).tobytes())
+        texts = [utf8_or_none(b) for b in raw]
+    metas: dict[tuple[int, int], ModelResultMetadata] = {}
+    out: list[tuple[ModelResultMetadata, str] | None] = []
+    for k, (good, start, duration, dt) in enumerate(
+        zip(ok.tolist(), starts.tolist(), durations.tolist(), texts, strict=True)
+    ):
+        if not good or dt is None:
+            out.append(_tail(rows[k].tobytes()))
+            continue
+        m = metas.get((start, duration))
+        if m is None:
+            m = metas[start, duration] = dataclasses.replace(meta, start_time=start, duration=duration)
+        out.append((m, dt))
+    return out
 
 
 def _emit_result_ragged(

@@ -256,10 +256,10 @@ class Template:
         for slot, offset in self.strings:
             block = rows[:, offset : offset + slot.nbytes]
             if n and bool((block == block[:1]).all()):  # one text for all (the usual untagged stream)
-                out[slot.key] = [_utf8(bytes(block[0]))] * n
+                out[slot.key] = [utf8_or_none(bytes(block[0]))] * n
                 continue
             raw = np.ascontiguousarray(block).tobytes()
-            out[slot.key] = [_utf8(b) for b in struct.unpack(f"{slot.nbytes}s" * n, raw)]
+            out[slot.key] = [utf8_or_none(b) for b in struct.unpack(f"{slot.nbytes}s" * n, raw)]
         return out
 
     def render(self, n: int, fill: Callable[[Gap], npt.NDArray[np.uint8]]) -> list[bytes]:
@@ -275,7 +275,7 @@ class Template:
         return list(struct.unpack(f"{self.length}s" * n, rows.tobytes())) if n else []
 
 
-def _utf8(raw: bytes) -> str | None:
+def utf8_or_none(raw: bytes) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
