@@ -98,7 +98,12 @@ class KafkaConsumer(Consumer):
         return await loop.run_in_executor(self._thread, self._consume, max_records, timeout)
 
     def _consume(self, max_records: int, timeout: float) -> list[MessageBatch]:
-        messages = self._rd.consume(max_records, timeout)
+        # consume(n, timeout) waits for n records OR the timeout, so below full rate every poll
+        # waited the whole timeout (p99 ~400 ms over three stages). Wait only for the first record,
+        # then take what is already fetched without waiting.
+        messages = self._rd.consume(1, timeout)
+        if messages and max_records > 1:
+            messages.extend(self._rd.consume(max_records - 1, 0))
         runs: dict[tuple[str, int], tuple[list[int], list[bytes], list[bytes | None]]] = {}
         for msg in messages:
             err = msg.error()
