@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from inferstream.runtime.plan import Plan
+from inferstream.runtime.signals import install_stop_handlers
 from inferstream.runtime.stats import InstanceStats, PipelineStats
 from inferstream.transports.base import Transport
 
@@ -61,10 +62,7 @@ class ProcessRunner:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.stop)
+        install_stop_handlers(self.stop)
 
     async def _spawn(self, streamlet: str, index: int, summary: Path) -> None:
         command = [

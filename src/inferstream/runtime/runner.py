@@ -12,15 +12,14 @@ ingresses stop first, then the runner waits until every consumer group has commi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from inferstream.runtime.instance import StreamletInstance
 from inferstream.runtime.plan import Plan
+from inferstream.runtime.signals import install_stop_handlers
 from inferstream.runtime.stats import PipelineStats
 from inferstream.runtime.streamlet import StreamletContext
 from inferstream.transports.base import Transport
@@ -80,10 +79,7 @@ class Runner:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.stop)
+        install_stop_handlers(self.stop)
 
     def instance(self, streamlet: str, index: int = 0) -> StreamletInstance:
         """A running instance (tests use it to reach the streamlet object)."""
