@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint pytest protos clean model-servers kafka
+.PHONY: install demo test lint pytest protos clean servers model-servers kafka
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,16 @@ model-servers:
 
 # Apache Kafka broker jars from Maven Central into .cache/kafka/libs (skipped when present).
 kafka: $(STAMP)
-	PYTHON=$(BIN)/python bash scripts/kafka/install.sh
+	VENV_PYTHON=$(BIN)/python bash scripts/kafka/install.sh
 
-pytest: $(STAMP) model-servers kafka
-	bash scripts/nginx/install.sh
+# Every server or tool the tests talk to has an idempotent installer, scripts/<name>/install.sh
+# (cached: a second run only checks). PYTHON makes virtualenvs; VENV_PYTHON runs the project's code.
+INSTALLERS := $(sort $(wildcard scripts/*/install.sh))
+servers: $(STAMP)
+	@set -e; for f in $(INSTALLERS); do echo "== $$f"; PYTHON=$(PYTHON) VENV_PYTHON=$(BIN)/python bash $$f; done
 	PYTHON=$(PYTHON) bash bench/peers/install.sh
+
+pytest: $(STAMP) servers
 	$(BIN)/pytest
 
 test: lint pytest
