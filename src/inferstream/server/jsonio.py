@@ -24,6 +24,8 @@ def loads(body: bytes) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise invalid(f"JSON Parse error: {exc}") from None
+    except RecursionError:  # e.g. "[[[[...": no tensor nests that deep
+        raise invalid("JSON Parse error: nested too deeply") from None
 
 
 def dumps(payload: Any, arrays: Iterable[npt.NDArray[Any]] = ()) -> bytes:

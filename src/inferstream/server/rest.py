@@ -10,6 +10,7 @@ from aiohttp import web
 
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.errors import HTTP_STATUS, ServerError
+from inferstream.server.openapi import openapi_document
 from inferstream.server.rest_tfserving import TfServingRest
 from inferstream.server.rest_v2 import V2Rest
 
@@ -49,6 +50,11 @@ def build_rest_app(dataplane: DataPlane, max_request_bytes: int = 64 * 1024 * 10
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=dataplane.metrics.exposition(), content_type="text/plain", charset="utf-8")
 
+    description = json.dumps(openapi_document()).encode()
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(body=description, content_type="application/json")
+
     async def health(request: web.Request) -> web.Response:
         ready = dataplane.ready()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
@@ -59,6 +65,7 @@ def build_rest_app(dataplane: DataPlane, max_request_bytes: int = 64 * 1024 * 10
             web.get("/monitoring/prometheus/metrics", metrics),  # TF Serving's path for the same
             web.get("/healthz", health),
             web.get("/readyz", health),
+            web.get("/openapi.json", openapi),
         ]
     )
     return app

@@ -135,6 +135,8 @@ _SHIFTS = (np.arange(10) * 7).astype(np.uint64)
 
 
 def _gather(buf: U8, pos: Int64Array, width: int) -> U8:
+    if not len(buf):  # only empty payloads: nothing to read (they fail the walk, not the batch)
+        return np.zeros((len(pos), width), dtype=np.uint8)
     idx = pos[:, None] + np.arange(width)
     np.clip(idx, 0, len(buf) - 1, out=idx)  # records already failing may point anywhere
     out: U8 = buf[idx]
