@@ -63,8 +63,11 @@ async def start_grpc_server(
             for service, methods in services.items()
         ]
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # grpc says "Failed to bind"; the usual cause is a port in use
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot bind gRPC to {host}:{port}")
+        raise OSError(f"cannot bind the gRPC port {host}:{port} (is it in use?)")
     await server.start()
     return server, bound
