@@ -13,7 +13,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 class ServingMetrics:
-    """Records in/out, batch sizes, call latency, errors by kind, calls in flight, calls per endpoint."""
+    """Records in/out, batch sizes, call latency, errors by kind, calls in flight, calls per endpoint,
+    each endpoint's health and ejections, and the model (name, version) answering."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -48,6 +49,18 @@ class ServingMetrics:
         self.endpoint_calls = Counter(
             "inferstream_serving_endpoint_calls", "Call attempts per endpoint and outcome",
             ["endpoint", "outcome"], registry=self.registry,
+        )
+        self.endpoint_up = Gauge(
+            "inferstream_serving_endpoint_up", "1 while the endpoint's latest call attempt succeeded",
+            ["endpoint"], registry=self.registry,
+        )
+        self.endpoint_ejections = Counter(
+            "inferstream_serving_endpoint_ejections", "Times the endpoint was ejected from load balancing",
+            ["endpoint"], registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "inferstream_serving_model_info", "The model answering (value 1), by name and version",
+            ["model", "version"], registry=self.registry,
         )
 
     def exposition(self) -> bytes:
