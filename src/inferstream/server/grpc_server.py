@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 
+from inferstream.observability import tracing
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.errors import ErrorKind, ServerError
 from inferstream.server.grpc_tfserving import TfServingGrpc
@@ -29,10 +30,14 @@ GRPC_STATUS: dict[ErrorKind, grpc.StatusCode] = {
 }
 
 
-def _handler(method: Method) -> Any:
+def _handler(method: Method, name: str) -> Any:
     async def behaviour(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         try:
-            return await method(request)
+            if not tracing.tracing_enabled():
+                return await method(request)
+            # continue the caller's trace (W3C traceparent in the metadata), if it sent one
+            with tracing.server_span(name, [(m.key, m.value) for m in context.invocation_metadata() or ()]):
+                return await method(request)
         except ServerError as exc:
             await context.abort(GRPC_STATUS[exc.kind], exc.message)
         except Exception as exc:
@@ -59,7 +64,9 @@ async def start_grpc_server(
         services.update(adapter.methods())
     server.add_generic_rpc_handlers(
         [
-            grpc.method_handlers_generic_handler(service, {name: _handler(m) for name, m in methods.items()})
+            grpc.method_handlers_generic_handler(
+                service, {name: _handler(m, f"{service}/{name}") for name, m in methods.items()}
+            )
             for service, methods in services.items()
         ]
     )
