@@ -30,9 +30,9 @@ import numpy as np
 from inferstream.bench.machine import describe_machine
 from inferstream.bench.ports import free_port
 from inferstream.bench.procs import ManagedProcess
-from inferstream.executors.batching import MicroBatcher
 from inferstream.executors.config import ExecutorConfig
 from inferstream.executors.factory import open_executor
+from inferstream.executors.micro_batching import MicroBatcher
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -112,9 +112,9 @@ async def our_way(
 
 async def streamlet_throughput(model: Path, rows: np.ndarray, duration: float, batch: int) -> float:
     """records/s of the model-serving streamlet itself: Avro decode, embedded scoring, Avro encode."""
-    from inferstream.executors.streamlet import ModelServing
     from inferstream.runtime import InBatch, StreamletContext
     from inferstream.runtime.config import resolve_parameters
+    from inferstream.serving import ModelServing
     from inferstream.tensors.avro import StackedTensor, encode_source_requests
 
     class Discard:

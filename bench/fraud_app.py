@@ -17,15 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from inferstream.apps.common.serving_results import ServingResultsCodec
 from inferstream.apps.fraud.data import load_transactions
 from inferstream.apps.fraud.decider import route
 from inferstream.apps.fraud.ingress import EXPECTED
-from inferstream.apps.fraud.model import TrainingSettings
 from inferstream.apps.fraud.pipeline import FraudPipeline
-from inferstream.apps.fraud.training import train_fraud
+from inferstream.apps.fraud.training import TrainingSettings, train_fraud
 from inferstream.bench.machine import describe_machine
-from inferstream.server.process import serve_in_subprocess
+from inferstream.cli.serve_process import serve_in_subprocess
+from inferstream.serving.port_codecs import ServingResultsCodec
 from inferstream.tensors.avro import (
     ModelResultMetadata,
     StackedTensor,

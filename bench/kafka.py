@@ -33,22 +33,22 @@ from pathlib import Path
 from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as RdTopicPartition
 
+from inferstream.apps.examples import fraud_sized_request
 from inferstream.bench.machine import describe_machine
-from inferstream.runtime.examples import fraud_sized_request
+from inferstream.devtools.kafka_broker import start_broker
 from inferstream.transports import TopicSpec
 from inferstream.transports.kafka import BOOTSTRAP_ENV, KafkaTransport
-from inferstream.transports.kafka_broker import start_broker
 
 BLUEPRINT = """
 name: {app}
 streamlets:
   ingress:
-    class: inferstream.runtime.examples:FraudSizedIngress
+    class: inferstream.apps.examples:FraudSizedIngress
     config: {{batch-size: {batch}}}
   processor:
-    class: inferstream.runtime.examples:FraudPassThrough
+    class: inferstream.apps.examples:FraudPassThrough
     instances: {instances}
-  egress: inferstream.runtime.examples:CountingEgress
+  egress: inferstream.apps.examples:CountingEgress
 connections:
   ingress.out: [processor.in]
   processor.out: [egress.in]

@@ -23,27 +23,27 @@ from pathlib import Path
 
 from inferstream.bench.machine import describe_machine
 from inferstream.runtime.blueprint import parse_yaml
+from inferstream.runtime.config_sources import gather_settings
 from inferstream.runtime.plan import build_plan
 from inferstream.runtime.runner import Runner
-from inferstream.runtime.settings import gather_settings
 from inferstream.transports.memory import MemoryTransport
 
 PROCESSORS = {
-    "raw": "inferstream.runtime.examples:FraudPassThrough",
-    "avro": "inferstream.runtime.examples:FraudAvroPassThrough",
-    "stacked": "inferstream.runtime.examples:FraudStackedPassThrough",
+    "raw": "inferstream.apps.examples:FraudPassThrough",
+    "avro": "inferstream.apps.examples:FraudAvroPassThrough",
+    "stacked": "inferstream.apps.examples:FraudStackedPassThrough",
 }
 
 BLUEPRINT = """
 name: passthrough
 streamlets:
   ingress:
-    class: inferstream.runtime.examples:FraudSizedIngress
+    class: inferstream.apps.examples:FraudSizedIngress
     config: {{batch-size: {batch}}}
   processor:
     class: {processor}
     instances: {instances}
-  egress: inferstream.runtime.examples:CountingEgress
+  egress: inferstream.apps.examples:CountingEgress
 connections:
   ingress.out: [processor.in]
   processor.out: [egress.in]

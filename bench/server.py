@@ -37,8 +37,8 @@ import numpy as np
 
 from inferstream.bench.machine import describe_machine
 from inferstream.bench.ports import free_port
+from inferstream.cli.serve_process import serve_in_subprocess
 from inferstream.protos import predict_pb2
-from inferstream.server.process import serve_in_subprocess
 from inferstream.tensors.tensor import Tensor
 from inferstream.tensors.tensorproto import tensor_to_proto
 from inferstream.tensors.tfjson import JsonFormat, predict_request

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inferstream.transports.kafka_broker import KafkaBroker, start_broker
+from inferstream.devtools.kafka_broker import KafkaBroker, start_broker
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -12,9 +12,9 @@ from inferstream.apps.common.kafka_warmup import wait_for_group_coordinator
 from inferstream.apps.fraud.data import CardTransactions, load_transactions
 from inferstream.apps.fraud.training import TrainedFraudModel, train_fraud
 from inferstream.apps.recommender.model import train_and_save
+from inferstream.cli.serve_process import ServedProcess, serve_in_subprocess
+from inferstream.devtools.kafka_broker import KafkaBroker
 from inferstream.runtime.lookup import find_blueprint
-from inferstream.server.process import ServedProcess, serve_in_subprocess
-from inferstream.transports.kafka_broker import KafkaBroker
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from inferstream.apps.common.egress import ConsoleEgress, CountingEgress, JsonLinesEgress, counts
-from inferstream.apps.common.serving_results import ServingResultsCodec
 from inferstream.apps.fraud.ingress import CardIngress
 from inferstream.apps.recommender.ingress import RecommenderIngress
 from inferstream.runtime import InBatch, Outlet, StreamletContext
 from inferstream.runtime.config import resolve_parameters
+from inferstream.serving.port_codecs import ServingResultsCodec
 from inferstream.tensors.avro import (
     ModelResultMetadata,
     StackedTensor,

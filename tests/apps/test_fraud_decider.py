@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferstream.apps.common.serving_results import ServingResultsCodec
 from inferstream.apps.fraud.decider import route
+from inferstream.serving.port_codecs import ServingResultsCodec
 from inferstream.tensors.avro import (
     ModelResultMetadata,
     ServingResult,

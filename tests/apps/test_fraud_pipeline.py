@@ -14,7 +14,7 @@ import pytest
 
 from inferstream.apps.fraud.data import CardTransactions
 from inferstream.apps.fraud.pipeline import OUTCOMES, FraudPipeline, Summary
-from inferstream.server.process import ServedProcess, serve_in_subprocess
+from inferstream.cli.serve_process import ServedProcess, serve_in_subprocess
 
 
 def _conf(server: ServedProcess, models_dir: Path, repo_root: Path, **extra: str) -> list[str]:

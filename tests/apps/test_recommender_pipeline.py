@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from inferstream.runtime.pipeline import check
+from inferstream.cli.serve_process import ServedProcess
+from inferstream.runtime.checks import check
 from inferstream.runtime.runner import Runner
-from inferstream.server.process import ServedProcess
 from inferstream.transports import load_transport
 
 LINE = re.compile(r"^\[console\] products=\[(\d+), 1\]\[[^\]]*\] users=\[(\d+), 1\]\[[^\]]*\] -> (.*)$")

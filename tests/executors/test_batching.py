@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inferstream.executors.batching import MicroBatcher, Segment
 from inferstream.executors.embedded import EmbeddedExecutor
+from inferstream.executors.micro_batching import MicroBatcher, Segment
 
 
 def _stack(records: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

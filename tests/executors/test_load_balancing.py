@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inferstream.executors.batching import MicroBatcher
 from inferstream.executors.config import ExecutorConfig
 from inferstream.executors.errors import ExecutorError
 from inferstream.executors.factory import open_executor
+from inferstream.executors.micro_batching import MicroBatcher
 from inferstream.executors.pool import BalancedExecutor
 
 from .conftest import RunningServer, start_builtin, wait_builtin

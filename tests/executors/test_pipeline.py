@@ -7,9 +7,9 @@ from pathlib import Path
 
 from inferstream.apps.common.egress import counts, reset_counts
 from inferstream.runtime.blueprint import parse_yaml
+from inferstream.runtime.config_sources import gather_settings
 from inferstream.runtime.plan import build_plan
 from inferstream.runtime.runner import Runner
-from inferstream.runtime.settings import gather_settings
 from inferstream.transports.memory import MemoryTransport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ streamlets:
     class: inferstream.apps.fraud.ingress:CardIngress
     config: {{data: {data}, rate: 0, max-records: {records}, batch-size: 50}}
   model-serving:
-    class: inferstream.executors.streamlet:ModelServing
+    class: inferstream.serving:ModelServing
     instances: 2
     config: {{protocol: embedded, model-path: {model}, model: doubler, max-batch-size: 32}}
   counter:

@@ -12,9 +12,9 @@ import pytest
 from aiohttp import ClientSession, web
 
 from inferstream.bench.ports import free_port
-from inferstream.executors.streamlet import ModelServing
 from inferstream.runtime import InBatch, Outlet, StreamletContext
 from inferstream.runtime.config import resolve_parameters
+from inferstream.serving import ModelServing
 from inferstream.tensors.avro import (
     ServingResult,
     StackedTensor,
@@ -32,7 +32,7 @@ class Collector:
         self.batches: list[list[bytes]] = []
 
     async def emit(self, outlet: Outlet[Any], batch: Any) -> None:
-        self.batches.append(list(batch))
+        self.batches.append(outlet.codec.encode(batch))  # as the runtime does
 
     def results(self) -> list[ServingResult]:
         return [decode_serving_result(p) for batch in self.batches for p in batch]

@@ -29,13 +29,13 @@ def write_blueprint(
         f"""name: {app}
 streamlets:
   source:
-    class: inferstream.runtime.examples:NumberedIngress
+    class: inferstream.apps.examples:NumberedIngress
     config: {{count: {count}, batch-size: 50, rate: {rate}}}
   double:
-    class: inferstream.runtime.examples:Doubler
+    class: inferstream.apps.examples:Doubler
     instances: {doublers}
   sink:
-    class: inferstream.runtime.examples:CollectingEgress
+    class: inferstream.apps.examples:CollectingEgress
     config: {{output-file: "{output}"}}
 connections:
   source.out: [double.in]

@@ -10,12 +10,8 @@ from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
 from inferstream.cli.main import _register_verbs, app
-from inferstream.transports.kafka_broker import (
-    KAFKA_HOME_ENV,
-    KAFKA_LIBS_ENV,
-    kafka_libs_dir,
-    stop_detached,
-)
+from inferstream.devtools.kafka_broker import stop_detached
+from inferstream.devtools.kafka_install import KAFKA_HOME_ENV, KAFKA_LIBS_ENV, kafka_libs_dir
 
 
 def test_start_status_stop_a_detached_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from inferstream.devtools.kafka_broker import start_broker
 from inferstream.transports import TopicPartition, TopicSpec, TransportError, load_transport
 from inferstream.transports.base import Consumer, MessageBatch
 from inferstream.transports.kafka import KafkaTransport
-from inferstream.transports.kafka_broker import start_broker
 
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:

@@ -7,21 +7,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from inferstream.runtime.blueprint import parse_yaml
+from inferstream.runtime.config_sources import gather_settings
 from inferstream.runtime.plan import Plan, build_plan
 from inferstream.runtime.runner import Runner
-from inferstream.runtime.settings import gather_settings
 from inferstream.transports.memory import MemoryTransport
 
 NUMBERS = """
 name: numbers
 streamlets:
   source:
-    class: inferstream.runtime.examples:NumberedIngress
+    class: inferstream.apps.examples:NumberedIngress
     config: {{batch-size: 100}}
   double:
-    class: inferstream.runtime.examples:Doubler
+    class: inferstream.apps.examples:Doubler
     instances: {instances}
-  sink: inferstream.runtime.examples:CollectingEgress
+  sink: inferstream.apps.examples:CollectingEgress
 connections:
   source.out: [double.in]
   double.out: [sink.in]

@@ -20,3 +20,11 @@ def test_an_unknown_name_lists_what_is_packaged() -> None:
         BlueprintNotFound, match=r"no blueprint file or packaged blueprint named 'nope' \(packaged: "
     ):
         find_blueprint("nope")
+
+
+def test_packaged_blueprints_come_from_the_entry_point_group() -> None:
+    from importlib import metadata
+
+    registered = {e.value for e in metadata.entry_points(group="inferstream.blueprints")}
+    assert {"inferstream.apps.fraud", "inferstream.apps.recommender"} <= registered
+    assert {"fraud-grpc", "fraud-embedded", "recommender-rest"} <= set(packaged_blueprints())

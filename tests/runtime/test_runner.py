@@ -5,9 +5,9 @@ from collections.abc import Callable
 
 import aiohttp
 
+from inferstream.apps.examples import NUMBERED
 from inferstream.runtime.codecs import AvroCodec
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC
-from inferstream.runtime.examples import NUMBERED
 from inferstream.runtime.runner import Runner
 from inferstream.transports.base import TopicSpec, TransportError
 from inferstream.transports.memory import MemoryProducer, MemoryTransport
@@ -86,9 +86,9 @@ def test_a_server_streamlet_serves_http_while_running() -> None:
 name: served
 streamlets:
   source:
-    class: inferstream.runtime.examples:NumberedIngress
+    class: inferstream.apps.examples:NumberedIngress
     config: {count: 300, batch-size: 100}
-  sink: inferstream.runtime.examples:CountingServerEgress
+  sink: inferstream.apps.examples:CountingServerEgress
 connections:
   source.out: [sink.in]
 """
@@ -210,7 +210,7 @@ def test_unacknowledged_ingress_records_fail_the_source() -> None:
 
 
 def test_a_codec_that_raises_dead_letters_the_batch_instead_of_crashing() -> None:
-    from inferstream.runtime.examples import Doubler
+    from inferstream.apps.examples import Doubler
 
     class _Broken:
         schema = "inferstream.examples.Numbered"

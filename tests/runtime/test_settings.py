@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from inferstream.runtime.settings import env_var, gather_settings
+from inferstream.runtime.config_sources import env_var, gather_settings
 
 
 def test_transport_settings_pass_through_with_client_properties(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 import asyncio
 from typing import Any
 
-from inferstream.runtime.examples import NUMBERED, CountingServerEgress, Doubler, NumberedIngress
+from inferstream.apps.examples import NUMBERED, CountingServerEgress, Doubler, NumberedIngress
 from inferstream.runtime.streamlet import HTTP_PORT, InBatch, Inlet, MapProcessor, Outlet
 
 

@@ -6,10 +6,10 @@ from typer.testing import CliRunner
 
 from inferstream.cli.main import _register_verbs, app
 from inferstream.runtime.blueprint import Problem, parse_hocon, parse_yaml
-from inferstream.runtime.pipeline import check
+from inferstream.runtime.checks import check
 from inferstream.runtime.plan import build_plan
 
-EX = "inferstream.runtime.examples"
+EX = "inferstream.apps.examples"
 
 
 def problems_of(text: str) -> list[Problem]:
@@ -40,7 +40,7 @@ def test_unknown_streamlet_class_with_suggestion() -> None:
     text = GOOD.replace(f"{EX}:Doubler", f"{EX}:Dobler").replace(f"{EX}:CollectingEgress", "no.such.module:X")
     found = messages(text)
     assert (
-        "streamlets.double: unknown streamlet class: module 'inferstream.runtime.examples' has no class "
+        "streamlets.double: unknown streamlet class: module 'inferstream.apps.examples' has no class "
         in found
     )
     assert "'Dobler' (did you mean 'Doubler'?)" in found
@@ -182,7 +182,7 @@ def test_cli_verify_exits_non_zero_and_lists_problems(tmp_path: Path) -> None:
 
 
 def test_a_port_name_used_twice_in_a_class() -> None:
-    from inferstream.runtime.examples import NUMBERED
+    from inferstream.apps.examples import NUMBERED
     from inferstream.runtime.plan import _class_problems
     from inferstream.runtime.streamlet import Inlet, Outlet, Processor
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression
 
 from inferstream.models import Arrays
-from inferstream.server.batching import AdaptiveBatcher, QueueFull
+from inferstream.server.adaptive_batching import AdaptiveBatcher, QueueFull
 
 
 def _run_batcher(run, requests: list[Arrays], **kwargs: float) -> tuple[list[Arrays], list[int]]:

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from conftest import ASSETS
 
+from inferstream.cli.serve_process import ServedProcess, serve_in_subprocess
 from inferstream.models import load_model
-from inferstream.server.process import ServedProcess, serve_in_subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 INFERSTREAM = str(Path(sys.executable).parent / "inferstream")  # the installed console script

@@ -15,7 +15,7 @@ import yaml
 
 from inferstream.bench.modes import Mode
 
-MODEL_SERVING = "inferstream.executors.streamlet:ModelServing"
+MODEL_SERVING = "inferstream.serving:ModelServing"
 DECIDER = "inferstream.apps.fraud.decider:FraudDecider"
 COUNTER = "inferstream.apps.common.egress:CountingEgress"
 OUTLETS = ("normal", "fraud", "error")

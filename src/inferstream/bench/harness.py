@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from inferstream.bench.call_durations import model_call_durations_ms
 from inferstream.bench.features import load_features
 from inferstream.bench.kafka_probe import BrokerProbeError, Feeder, OffsetWatcher, create_topics, read_topic
 from inferstream.bench.launchers import (
@@ -43,8 +44,7 @@ from inferstream.bench.nginx import NginxProxy
 from inferstream.bench.procs import ManagedProcess, ProcessFailed
 from inferstream.bench.records import RequestFactory
 from inferstream.bench.results import BenchRun, ModeResult
-from inferstream.bench.serving_results import model_call_durations_ms
-from inferstream.transports.kafka_broker import start_broker
+from inferstream.devtools.kafka_broker import start_broker
 
 Status = Callable[[str], None]
 

@@ -16,8 +16,8 @@ from rich.table import Table
 
 from inferstream.apps.common.model_folders import latest_version_dir
 from inferstream.cli.main import app, console
+from inferstream.cli.serve_process import ServedProcess, ServerStartError, serve_in_subprocess
 from inferstream.cli.train import train_fraud_command
-from inferstream.server.process import ServedProcess, ServerStartError, serve_in_subprocess
 from inferstream.transports import TransportError
 
 if TYPE_CHECKING:  # the pipeline's imports are heavy; every CLI verb loads this module
@@ -122,7 +122,7 @@ def _kafka(transport: str, bootstrap_servers: str) -> Iterator[dict[str, Any]]:
         yield {"bootstrap_servers": bootstrap_servers}
         return
     from inferstream.apps.common.kafka_warmup import wait_for_group_coordinator
-    from inferstream.transports.kafka_broker import start_broker
+    from inferstream.devtools.kafka_broker import start_broker
 
     with console.status("Starting a local Kafka broker…"):
         broker = start_broker()

@@ -8,14 +8,9 @@ from typing import Annotated
 import typer
 
 from inferstream.cli.main import app, console
+from inferstream.devtools.kafka_broker import detached_broker, start_detached, stop_detached
+from inferstream.devtools.kafka_install import KafkaBrokerError, install_kafka
 from inferstream.transports.kafka import BOOTSTRAP_ENV
-from inferstream.transports.kafka_broker import (
-    KafkaBrokerError,
-    detached_broker,
-    install_kafka,
-    start_detached,
-    stop_detached,
-)
 
 kafka = typer.Typer(
     help="A local single-node Apache Kafka broker (KRaft, 127.0.0.1) for `run --transport kafka`.",

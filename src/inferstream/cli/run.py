@@ -15,13 +15,12 @@ from rich.table import Table
 
 from inferstream.cli.main import app, console
 from inferstream.cli.verify import ConfFileOption, ConfOption, ScaleOption, print_problems
+from inferstream.runtime.checks import check
 from inferstream.runtime.config import parse_duration
 from inferstream.runtime.control import ControlServer
-from inferstream.runtime.pipeline import check
-from inferstream.runtime.plan import Plan
 from inferstream.runtime.processes import READY_MARKER, ProcessRunner
+from inferstream.runtime.run_stats import PipelineStats
 from inferstream.runtime.runner import Runner
-from inferstream.runtime.stats import PipelineStats
 from inferstream.transports import TransportError, load_transport
 
 
@@ -130,13 +129,16 @@ def run(
                 f"{name}:{index} is not an instance of {plan.app} ({known})", param_hint="--instance"
             )
     if chosen.multiprocess and not only:
-        child_args = [blueprint, "--transport", transport, "--no-progress", "--drain-timeout", drain_timeout]
-        child_args += [a for c in conf or [] for a in ("--conf", c)]
-        child_args += [a for c in conf_file or [] for a in ("--conf-file", str(c))]
-        child_args += [a for s in scale or [] for a in ("--scale", s)]
+        options = ["--drain-timeout", drain_timeout]
+        options += [a for c in conf or [] for a in ("--conf", c)]
+        options += [a for c in conf_file or [] for a in ("--conf-file", str(c))]
+        options += [a for s in scale or [] for a in ("--scale", s)]
         if records is not None:
-            child_args += ["--records", str(records)]
-        stats, codes = asyncio.run(_run_processes(plan, chosen, child_args, seconds, drain_seconds))
+            options += ["--records", str(records)]
+        children = ProcessRunner(
+            plan, chosen, blueprint, transport, options, run_for=seconds, drain_timeout=drain_seconds
+        )
+        stats, codes = asyncio.run(_run_processes(children, chosen))
         failed = {k: v for k, v in codes.items() if v != 0}
     else:
         runner = Runner(
@@ -167,10 +169,7 @@ def run(
         raise typer.Exit(1)
 
 
-async def _run_processes(
-    plan: Plan, transport: Any, child_args: list[str], seconds: float | None, drain_seconds: float
-) -> tuple[PipelineStats, dict[str, int]]:
-    runner = ProcessRunner(plan, transport, child_args, run_for=seconds, drain_timeout=drain_seconds)
+async def _run_processes(runner: ProcessRunner, transport: Any) -> tuple[PipelineStats, dict[str, int]]:
     runner.install_signal_handlers()
     try:
         return await runner.run()

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from inferstream.cli.main import app, console
 from inferstream.runtime.blueprint import Problem
-from inferstream.runtime.pipeline import check
+from inferstream.runtime.checks import check
 
 ConfFileOption = Annotated[
     list[Path] | None, typer.Option("--conf-file", help="HOCON or YAML conf file (repeatable, later wins).")

@@ -6,14 +6,15 @@
     await executor.close()
 
 ``MicroBatcher`` stacks records of many callers into calls with bounded concurrency; the
-model-serving streamlet (``inferstream.executors.streamlet:ModelServing``) is built on it.
+model-serving streamlet (``inferstream.serving:ModelServing``) is built on it; this package
+is a client library and imports nothing of the runtime.
 """
 
 from inferstream.executors.base import Arrays, ModelExecutor, ModelMetadata, TensorSpec
-from inferstream.executors.batching import MicroBatcher, RecordOutcome
 from inferstream.executors.config import ExecutorConfig, TlsConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError, NoEndpointsError
 from inferstream.executors.factory import endpoint_factory, open_executor
+from inferstream.executors.micro_batching import MicroBatcher, RecordOutcome
 from inferstream.executors.pool import BalancedExecutor, Prediction
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Statistics and metrics of running streamlets: the original's ``/state`` JSON and Prometheus."""
 
+from inferstream.observability.execution_stats import ExecutionStatistics
 from inferstream.observability.http import StatsServer
 from inferstream.observability.metrics import ServingMetrics
-from inferstream.observability.stats import ExecutionStatistics
 
 __all__ = ["ExecutionStatistics", "ServingMetrics", "StatsServer"]

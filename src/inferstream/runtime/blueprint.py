@@ -4,12 +4,12 @@ YAML is the primary format::
 
     name: numbers                                   # the application name (default: file stem)
     streamlets:
-      source: inferstream.runtime.examples:NumberedIngress
+      source: inferstream.apps.examples:NumberedIngress
       double:
-        class: inferstream.runtime.examples:Doubler
+        class: inferstream.apps.examples:Doubler
         instances: 3
         config: {factor: 2}
-      sink: inferstream.runtime.examples:CollectingEgress
+      sink: inferstream.apps.examples:CollectingEgress
     connections:                                    # one topic per outlet: <app>.<streamlet>.<outlet>
       source.out: [double.in]
       double.out: [sink.in]

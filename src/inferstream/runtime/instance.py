@@ -20,7 +20,7 @@ from typing import Any
 from inferstream.runtime.codecs import DecodeFailure
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC, dead_letter
 from inferstream.runtime.offsets import OffsetTracker, Ticket
-from inferstream.runtime.stats import InstanceStats
+from inferstream.runtime.run_stats import InstanceStats
 from inferstream.runtime.streamlet import (
     HTTP_HOST,
     HTTP_PORT,

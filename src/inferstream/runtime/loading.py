@@ -6,6 +6,7 @@ import difflib
 import importlib
 import inspect
 
+from inferstream.runtime.moved_classes import current_module
 from inferstream.runtime.streamlet import Streamlet
 
 
@@ -31,6 +32,7 @@ def split_class_path(path: str) -> tuple[str, str]:
 
 def load_streamlet_class(path: str) -> type[Streamlet]:
     module_name, class_name = split_class_path(path)
+    module_name = current_module(module_name, class_name)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -1,9 +1,9 @@
 """Find a blueprint by file path or by the name of a blueprint shipped in a package.
 
-``inferstream run fraud-grpc`` looks for ``fraud-grpc.yaml`` (or ``.yml``, ``.conf``) in every
-blueprint folder: ``inferstream/apps/<app>/blueprints/`` of this package, and the
+``inferstream run fraud-grpc`` looks for ``fraud-grpc.yaml`` (or ``.yml``, ``.conf``) in the
 ``blueprints/`` folder of every package registered under the ``inferstream.blueprints`` entry
-point group (``[project.entry-points."inferstream.blueprints"] myapp = "myapp"``).
+point group (``[project.entry-points."inferstream.blueprints"] myapp = "myapp"``). inferstream's
+own apps register the same way (see its pyproject.toml), so the runtime imports no app.
 """
 
 from __future__ import annotations
@@ -12,23 +12,33 @@ from importlib import import_module, metadata
 from pathlib import Path
 
 SUFFIXES = (".yaml", ".yml", ".conf")
+GROUP = "inferstream.blueprints"
 
 
 class BlueprintNotFound(LookupError):
     pass
 
 
+def _registered() -> list[metadata.EntryPoint]:
+    """Entry points of the group: inferstream's own first, then by distribution and name."""
+
+    def order(entry: metadata.EntryPoint) -> tuple[bool, str, str]:
+        dist = entry.dist.name if entry.dist is not None else ""
+        return dist != "inferstream", dist, entry.name
+
+    return sorted(metadata.entry_points(group=GROUP), key=order)
+
+
 def blueprint_folders() -> list[Path]:
+    """The ``blueprints/`` folder of every registered package that has one."""
     folders: list[Path] = []
-    apps = Path(import_module("inferstream.apps").__file__ or "").parent
-    folders += sorted(p for p in apps.glob("*/blueprints") if p.is_dir())
-    for entry in metadata.entry_points(group="inferstream.blueprints"):
+    for entry in _registered():
         try:
             module = import_module(entry.value)
         except ImportError:
             continue
         folder = Path(module.__file__ or "").parent / "blueprints"
-        if folder.is_dir():
+        if folder.is_dir() and folder not in folders:
             folders.append(folder)
     return folders
 

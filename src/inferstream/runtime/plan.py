@@ -15,9 +15,9 @@ from typing import Any
 
 from inferstream.runtime.blueprint import NAME, Blueprint, PortRef, Problem, TopicDef, apply_topic_options
 from inferstream.runtime.config import ConfigError, StreamletConfig, resolve_parameters
+from inferstream.runtime.config_sources import Settings, layered_config
 from inferstream.runtime.instance import Wiring
 from inferstream.runtime.loading import StreamletLoadError, did_you_mean, load_streamlet_class
-from inferstream.runtime.settings import Settings, layered_config
 from inferstream.runtime.streamlet import Streamlet, port_names_by_attribute
 from inferstream.transports.base import TopicSpec
 

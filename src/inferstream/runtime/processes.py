@@ -1,11 +1,11 @@
 """Multi-process runs: one OS process per streamlet instance (for transports that span processes, Kafka).
 
-The parent starts ``inferstream run BLUEPRINT --instance <streamlet>:<i> --no-drain ...`` per
-instance, prefixes each child's log lines with ``[<streamlet>.<i>]``, and ends the run like the
-in-process runner: when every ingress process has exited (or ``run_for`` passed, or on a signal)
-it waits until every consumer group's lag is 0, then SIGTERMs the others, which finish their
-in-flight batches, commit and exit. Each child writes its counters to a JSON file; the parent
-merges them into one summary.
+The parent starts ``python -m inferstream.runtime.instance_process BLUEPRINT --instance
+<streamlet>:<i> ...`` per instance, prefixes each child's log lines with ``[<streamlet>.<i>]``,
+and ends the run like the in-process runner: when every ingress process has exited (or
+``run_for`` passed, or on a signal) it waits until every consumer group's lag is 0, then
+SIGTERMs the others, which finish their in-flight batches, commit and exit. Each child writes
+its counters to a JSON file; the parent merges them into one summary.
 """
 
 from __future__ import annotations
@@ -15,21 +15,20 @@ import contextlib
 import json
 import logging
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from inferstream.runtime.instance_process import READY_MARKER, child_command
 from inferstream.runtime.plan import Plan
+from inferstream.runtime.run_stats import InstanceStats, PipelineStats
 from inferstream.runtime.signals import install_stop_handlers
-from inferstream.runtime.stats import InstanceStats, PipelineStats
 from inferstream.transports.base import Transport
 
 log = logging.getLogger("inferstream.runtime")
 
-#: What a child prints (alone on a line) once its instances are set up and consuming starts.
-READY_MARKER = "inferstream: instance ready"
+__all__ = ["READY_MARKER", "ProcessRunner"]
 
 
 class ProcessRunner:
@@ -37,17 +36,19 @@ class ProcessRunner:
         self,
         plan: Plan,
         transport: Transport,
-        child_args: Sequence[str],
+        blueprint: str,
+        transport_name: str,
+        child_options: Sequence[str] = (),
         *,
         run_for: float | None = None,
         drain_timeout: float = 60.0,
         write: Callable[[str], None] | None = None,
         stop_timeout: float = 30.0,
     ) -> None:
-        """``child_args``: the ``inferstream run`` arguments of every child (blueprint, --conf...)."""
+        """``child_options``: what every child gets besides the blueprint and transport (--conf...)."""
         self.plan = plan
         self.transport = transport
-        self.child_args = list(child_args)
+        self.child_args = child_command(blueprint, transport_name, child_options)
         self.run_for = run_for
         self.drain_timeout = drain_timeout
         self.stop_timeout = stop_timeout
@@ -65,18 +66,7 @@ class ProcessRunner:
         install_stop_handlers(self.stop)
 
     async def _spawn(self, streamlet: str, index: int, summary: Path) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "inferstream.cli.main",
-            "run",
-            *self.child_args,
-            "--instance",
-            f"{streamlet}:{index}",
-            "--no-drain",
-            "--summary-json",
-            str(summary),
-        ]
+        command = [*self.child_args, "--instance", f"{streamlet}:{index}", "--summary-json", str(summary)]
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )

@@ -19,8 +19,8 @@ from dataclasses import replace
 
 from inferstream.runtime.instance import StreamletInstance
 from inferstream.runtime.plan import Plan
+from inferstream.runtime.run_stats import PipelineStats
 from inferstream.runtime.signals import install_stop_handlers
-from inferstream.runtime.stats import PipelineStats
 from inferstream.runtime.streamlet import StreamletContext
 from inferstream.transports.base import Transport
 

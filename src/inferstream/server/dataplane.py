@@ -17,7 +17,7 @@ from typing import Any
 import numpy.typing as npt
 
 from inferstream.models import Arrays, ModelInputError, Signature, UnknownSignatureError
-from inferstream.server.batching import AdaptiveBatcher, QueueFull, rows_of
+from inferstream.server.adaptive_batching import AdaptiveBatcher, QueueFull, rows_of
 from inferstream.server.errors import ErrorKind, ServerError, invalid, not_found
 from inferstream.server.metrics import ServerMetrics
 from inferstream.server.repository import ModelRepository, ModelVersion

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from inferstream.tensors.conversions import Array, array_to_json
 from inferstream.tensors.numpy_codec import tensor_from_numpy
-from inferstream.tensors.values import Array, array_to_json
 
 
 class JsonText(str):

@@ -14,8 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from inferstream.tensors.conversions import Array, object_array
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
-from inferstream.tensors.values import Array, object_array
 
 
 def tensor_from_numpy(

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from inferstream.tensors.conversions import Array
 from inferstream.tensors.tensor import TensorCodecError
-from inferstream.tensors.values import Array
 
 Wire = Literal["<f4", "<f8", "bool", "int32", "int64"]
 

@@ -21,11 +21,7 @@ import numpy.typing as npt
 from google.protobuf import json_format
 
 from inferstream.protos import seldon_pb2, tensor_pb2
-from inferstream.tensors.numpy_codec import as_tensor
-from inferstream.tensors.packed import read_packed, write_packed
-from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
-from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
-from inferstream.tensors.values import (
+from inferstream.tensors.conversions import (
     DEFAULT_MAX_TENSOR_BYTES,
     Array,
     array_from_json,
@@ -34,6 +30,10 @@ from inferstream.tensors.values import (
     itemsize,
     shaped,
 )
+from inferstream.tensors.numpy_codec import as_tensor
+from inferstream.tensors.packed import read_packed, write_packed
+from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
+from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
 
 _EXACT_DOUBLE_INT = 2**53
 _INT32_MAX = 2**31 - 1

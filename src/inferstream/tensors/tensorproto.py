@@ -19,9 +19,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from inferstream.protos import tensor_pb2, types_pb2
-from inferstream.tensors.packed import Wire, read_packed, read_varint, write_packed
-from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
-from inferstream.tensors.values import (
+from inferstream.tensors.conversions import (
     DEFAULT_MAX_TENSOR_BYTES,
     Array,
     check_shape,
@@ -32,6 +30,8 @@ from inferstream.tensors.values import (
     object_array,
     shaped,
 )
+from inferstream.tensors.packed import Wire, read_packed, read_varint, write_packed
+from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 
 # Tensor type <-> tensorflow.DataType enum number (tensorflow/core/framework/types.proto).
 TF_DATATYPE: dict[DType, int] = {

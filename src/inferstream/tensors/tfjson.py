@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy.typing as npt
 
+from inferstream.tensors.conversions import DEFAULT_MAX_TENSOR_BYTES, array_from_json, array_to_json
 from inferstream.tensors.numpy_codec import as_tensor
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
-from inferstream.tensors.values import DEFAULT_MAX_TENSOR_BYTES, array_from_json, array_to_json
 
 UNNAMED = ""
 """The name under which an unnamed input or output is returned."""

@@ -19,10 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.protos import v2_pb2
-from inferstream.tensors.numpy_codec import as_tensor, tensor_from_numpy
-from inferstream.tensors.packed import Wire, read_packed, write_packed
-from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
-from inferstream.tensors.values import (
+from inferstream.tensors.conversions import (
     DEFAULT_MAX_TENSOR_BYTES,
     Array,
     array_from_json,
@@ -36,6 +33,9 @@ from inferstream.tensors.values import (
     object_array,
     shaped,
 )
+from inferstream.tensors.numpy_codec import as_tensor, tensor_from_numpy
+from inferstream.tensors.packed import Wire, read_packed, write_packed
+from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
 
 DATATYPE: dict[DType, str] = {
     DType.DT_BOOL: "BOOL",

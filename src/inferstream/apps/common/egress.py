@@ -18,7 +18,6 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from inferstream.apps.common.serving_results import SERVING_RESULT, ServingResultBatch, ServingResultsCodec
 from inferstream.runtime import (
     BoolParameter,
     Egress,
@@ -29,6 +28,8 @@ from inferstream.runtime import (
     StreamletContext,
     StringParameter,
 )
+from inferstream.schemas import SERVING_RESULT
+from inferstream.serving.port_codecs import ServingResultBatch, ServingResultsCodec
 from inferstream.tensors.avro import ServingResult
 from inferstream.tensors.tensor import Tensor
 

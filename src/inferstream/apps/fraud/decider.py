@@ -16,11 +16,6 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.apps.common.model_folders import latest_version_dir
-from inferstream.apps.common.serving_results import (
-    SERVING_RESULT,
-    ServingResultBatch,
-    ServingResultsCodec,
-)
 from inferstream.apps.fraud.evaluation import ORIGINAL_THRESHOLD
 from inferstream.apps.fraud.export import THRESHOLD_FILE, ThresholdInfo
 from inferstream.runtime import (
@@ -35,6 +30,8 @@ from inferstream.runtime import (
     StreamletContext,
     StringParameter,
 )
+from inferstream.schemas import SERVING_RESULT
+from inferstream.serving.port_codecs import ServingResultBatch, ServingResultsCodec
 from inferstream.tensors.avro import ServingResultGroup, encode_serving_result
 from inferstream.tensors.avro.stacked import StackedTensor
 

@@ -8,7 +8,6 @@ expected ``predictions`` [1, 29] output; ``datatype`` is "fraud" (or "fraud-synt
 from __future__ import annotations
 
 from inferstream.apps.common.pacing import Pacer, rate_from
-from inferstream.apps.common.serving_results import SOURCE_REQUEST
 from inferstream.apps.fraud.data import N_FEATURES, CardDataError, CardTransactions, load_transactions
 from inferstream.apps.fraud.synthetic import synthetic_transactions
 from inferstream.runtime import (
@@ -24,6 +23,7 @@ from inferstream.runtime import (
     StreamletContext,
     StringParameter,
 )
+from inferstream.schemas import SOURCE_REQUEST
 from inferstream.tensors.avro import StackedTensor, TensorSpec, encode_source_requests
 from inferstream.tensors.tensor import DType
 

@@ -13,9 +13,9 @@ import numpy as np
 
 from inferstream.apps.common.egress import Counts, counts, reset_counts
 from inferstream.apps.fraud.data import CardTransactions
-from inferstream.runtime.pipeline import check
+from inferstream.runtime.checks import check
+from inferstream.runtime.run_stats import PipelineStats
 from inferstream.runtime.runner import Runner
-from inferstream.runtime.stats import PipelineStats
 from inferstream.transports import load_transport
 
 OUTCOMES = ("normal", "fraud", "error")

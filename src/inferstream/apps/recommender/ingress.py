@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from inferstream.apps.common.pacing import Pacer, rate_from
-from inferstream.apps.common.serving_results import SOURCE_REQUEST
 from inferstream.runtime import (
     DurationParameter,
     FloatParameter,
@@ -17,6 +16,7 @@ from inferstream.runtime import (
     RawCodec,
     StreamletContext,
 )
+from inferstream.schemas import SOURCE_REQUEST
 from inferstream.tensors.avro import SourceRequest, TensorSpec, encode_source_request
 from inferstream.tensors.tensor import DType, Tensor
 

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from inferstream.tensors.avro.records import TensorSpec
+from inferstream.tensors.conversions import (
+    DEFAULT_MAX_TENSOR_BYTES as DEFAULT_MAX_TENSOR_BYTES,  # re-exported
+)
 from inferstream.tensors.tensor import DType, Tensor, TensorCodecError
-from inferstream.tensors.values import DEFAULT_MAX_TENSOR_BYTES as DEFAULT_MAX_TENSOR_BYTES  # re-exported
 
 # The Avro enum's symbols, in schema order (the index is what goes on the wire).
 AVRO_SYMBOLS: tuple[str, ...] = ("DT_FLOAT", "DT_DOUBLE", "DT_INT64", "DT_INT32", "DT_STRING", "DT_BOOL")

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inferstream.runtime.blueprint import Blueprint, Problem, load_blueprint
+from inferstream.runtime.config_sources import Settings, gather_settings
 from inferstream.runtime.lookup import BlueprintNotFound, find_blueprint
 from inferstream.runtime.plan import Plan, build_plan
-from inferstream.runtime.settings import Settings, gather_settings
 
 
 @dataclass

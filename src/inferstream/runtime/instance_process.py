@@ -1,0 +1,100 @@
+"""The entry point of one process of a multi-process run (what :class:`ProcessRunner` starts).
+
+    python -m inferstream.runtime.instance_process BLUEPRINT --transport kafka \\
+        --instance model-serving:0 --summary-json /tmp/model-serving.0.json [--conf k=v ...]
+
+It checks the blueprint with the same settings as the parent, runs only the named instances,
+prints :data:`READY_MARKER` once they consume, finishes in-flight batches on SIGTERM without
+draining (the parent drains), and writes its counters as JSON for the parent to merge. Exit
+codes: 0 done, 1 an instance failed, 2 the blueprint or transport cannot be used. The runtime
+starts its children here rather than through the CLI, so it never imports the layer above it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from inferstream.runtime.checks import check
+from inferstream.runtime.config import parse_duration
+from inferstream.runtime.runner import Runner
+from inferstream.transports import TransportError, load_transport
+
+MODULE = "inferstream.runtime.instance_process"
+
+#: What a child prints (alone on a line) once its instances are set up and consuming starts.
+READY_MARKER = "inferstream: instance ready"
+
+
+def child_command(blueprint: str, transport: str, options: Sequence[str]) -> list[str]:
+    """The argv of a child process, before its ``--instance`` and ``--summary-json``; ``options``:
+    ``--conf``, ``--conf-file``, ``--scale``, ``--records``, ``--drain-timeout`` as the parent got them."""
+    return [sys.executable, "-m", MODULE, blueprint, "--transport", transport, *options]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description="One process of a run.")
+    parser.add_argument("blueprint")
+    parser.add_argument("--transport", default="memory")
+    parser.add_argument("--instance", action="append", required=True, help="<streamlet>:<index>")
+    parser.add_argument("--summary-json", type=Path, required=True)
+    parser.add_argument("--conf", action="append", default=[])
+    parser.add_argument("--conf-file", action="append", default=[], type=Path)
+    parser.add_argument("--scale", action="append", default=[])
+    parser.add_argument("--records", type=int, default=None)
+    parser.add_argument("--drain-timeout", default="60s")
+    return parser
+
+
+def _instances(values: list[str]) -> list[tuple[str, int]]:
+    chosen = []
+    for value in values:
+        name, _, index = value.partition(":")
+        if not index.isdigit():
+            raise SystemExit(f"--instance {value!r}: write <streamlet>:<index>")
+        chosen.append((name, int(index)))
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    checked = check(args.blueprint, args.conf_file, args.conf, args.scale)
+    if checked.errors or checked.plan is None:
+        for problem in checked.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    try:
+        transport = load_transport(args.transport, checked.settings.transport_settings(args.transport))
+    except (TransportError, TypeError) as exc:
+        print(f"cannot use transport {args.transport!r}: {exc}", file=sys.stderr)
+        return 2
+    runner = Runner(
+        checked.plan,
+        transport,
+        records=args.records,
+        drain_timeout=parse_duration(args.drain_timeout).total_seconds(),
+        only=_instances(args.instance),
+        drain=False,
+        on_ready=lambda: print(READY_MARKER, flush=True),
+    )
+
+    async def run() -> Any:
+        runner.install_signal_handlers()
+        return await runner.run()
+
+    stats = asyncio.run(run())
+    summary: dict[str, Any] = stats.snapshot()
+    summary["transport"] = args.transport
+    args.summary_json.write_text(json.dumps(summary, indent=2))
+    return 1 if any(i.failure for i in stats.instances) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
