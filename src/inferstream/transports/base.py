@@ -38,6 +38,10 @@ class TransportError(Exception):
     """A transport operation failed (broker unreachable, unknown topic, closed client...)."""
 
 
+#: A record's headers as Kafka carries them: (name, value) pairs (trace context: ``traceparent``).
+Headers = Sequence[tuple[str, bytes]]
+
+
 class TopicPartition(NamedTuple):
     """One partition of one topic."""
 
@@ -69,7 +73,8 @@ class MessageBatch:
     """Consecutive records consumed from ONE partition, in offset order.
 
     ``offsets`` may be a ``range`` (memory) or a list (Kafka, where offsets can have gaps);
-    ``keys`` may be ``None`` when no record of the batch has a key.
+    ``keys`` may be ``None`` when no record of the batch has a key; ``headers`` likewise ``None``
+    when no record has headers (the common case: no cost when tracing is off).
     """
 
     topic: str
@@ -77,6 +82,7 @@ class MessageBatch:
     offsets: Sequence[int]
     values: Sequence[bytes]
     keys: Sequence[bytes | None] | None = None
+    headers: Sequence[Headers | None] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -99,14 +105,19 @@ class Producer(abc.ABC):
 
     @abc.abstractmethod
     async def send(
-        self, topic: str, values: Sequence[bytes], keys: Sequence[bytes | None] | None = None
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None = None,
+        headers: Sequence[Headers | None] | None = None,
     ) -> Awaitable[None]:
         """Hand a batch to the transport; return an awaitable that resolves when every record is acked.
 
         Awaiting ``send`` itself applies backpressure: it returns only once the transport has
         room for the batch. The returned awaitable raises :class:`TransportError` if any record
         of the batch could not be delivered. Records with equal keys go to the same partition;
-        records without keys are spread evenly over the partitions.
+        records without keys are spread evenly over the partitions. ``headers[i]`` travel with
+        ``values[i]`` (``None``: no record has headers).
         """
 
     @abc.abstractmethod
@@ -150,6 +161,8 @@ class Transport(abc.ABC):
     #: True if instances in different processes can share this transport's topics (kafka: yes,
     #: memory: no). The runner starts one process per streamlet instance only when this is True.
     multiprocess: ClassVar[bool] = False
+    #: True if the transport offers transactional producers (exactly-once).
+    transactions: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
@@ -159,6 +172,12 @@ class Transport(abc.ABC):
     def producer(self, client_id: str) -> Producer:
         """A new producer."""
 
+    def transactional_producer(self, client_id: str, transactional_id: str) -> Producer:
+        """A producer whose sends belong to transactions that also commit consumed offsets
+        (exactly-once; see ``inferstream.runtime.transactional``). Only transports with
+        ``transactions = True`` have one."""
+        raise TransportError(f"the {self.name} transport has no transactions: exactly-once needs kafka")
+
     @abc.abstractmethod
     def consumer(self, group: str, topics: Sequence[str], client_id: str) -> Consumer:
         """A new member of consumer ``group`` subscribed to ``topics``, starting at the committed offsets
@@ -167,6 +186,10 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def lag(self, group: str, topics: Sequence[str]) -> int:
         """Records on ``topics`` that ``group`` has not committed yet (0 means fully drained)."""
+
+    async def partition_lags(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """Per partition: records on ``topics`` that ``group`` has not committed yet."""
+        raise NotImplementedError
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the transport holds (connections, admin clients)."""

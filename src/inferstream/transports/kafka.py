@@ -30,10 +30,11 @@ from confluent_kafka import TopicPartition as _RdTopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewPartitions, NewTopic
 
-from inferstream.transports.base import TopicSpec, Transport, TransportError
+from inferstream.transports.base import TopicPartition, TopicSpec, Transport, TransportError
 from inferstream.transports.kafka_config import KafkaSettings
 from inferstream.transports.kafka_consumer import KafkaConsumer
 from inferstream.transports.kafka_producer import KafkaProducer
+from inferstream.transports.kafka_transactions import KafkaTransactionalProducer
 
 _LOG = logging.getLogger(__name__)
 _ADMIN_TIMEOUT = 30.0
@@ -46,6 +47,7 @@ class KafkaTransport(Transport):
 
     name: ClassVar[str] = "kafka"
     multiprocess: ClassVar[bool] = True
+    transactions: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -132,6 +134,9 @@ class KafkaTransport(Transport):
     def producer(self, client_id: str) -> KafkaProducer:
         return KafkaProducer(self.settings.producer_config(client_id))
 
+    def transactional_producer(self, client_id: str, transactional_id: str) -> KafkaTransactionalProducer:
+        return KafkaTransactionalProducer(self.settings.producer_config(client_id), transactional_id)
+
     def consumer(self, group: str, topics: Sequence[str], client_id: str) -> KafkaConsumer:
         return KafkaConsumer(self.settings.consumer_config(group, client_id), topics)
 
@@ -149,7 +154,19 @@ class KafkaTransport(Transport):
                     raise TransportError(f"lag of group {group!r}: {error.str()}") from exc
                 await asyncio.sleep(0.2)
 
+    async def partition_lags(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._lag_thread, self._partition_lags_blocking, group, list(topics)
+            )
+        except KafkaException as exc:
+            raise TransportError(f"lag of group {group!r}: {exc.args[0].str()}") from exc
+
     def _lag_blocking(self, group: str, topics: list[str]) -> int:
+        return sum(self._partition_lags_blocking(group, topics).values())
+
+    def _partition_lags_blocking(self, group: str, topics: list[str]) -> dict[TopicPartition, int]:
         # A consumer that never subscribes does not join the group; it only reads its offsets. Not
         # the AdminClient's group-offsets request: confluent-kafka 2.16.1 segfaults when a fresh
         # broker answers it with COORDINATOR_LOAD_IN_PROGRESS. One probe per group, reused: the
@@ -165,14 +182,12 @@ class KafkaTransport(Transport):
             if info is None or info.error is not None:
                 raise TransportError(f"lag: unknown topic {topic!r}")
             partitions += [_RdTopicPartition(topic, p) for p in info.partitions]
-        if not partitions:
-            return 0
-        total = 0
-        for tp in probe.committed(partitions, timeout=_ADMIN_TIMEOUT):
+        lags: dict[TopicPartition, int] = {}
+        for tp in probe.committed(partitions, timeout=_ADMIN_TIMEOUT) if partitions else []:
             low, high = probe.get_watermark_offsets(tp, timeout=_ADMIN_TIMEOUT)
             start = tp.offset if tp.offset >= 0 else low  # nothing committed: all retained records
-            total += max(0, high - start)
-        return total
+            lags[TopicPartition(tp.topic, tp.partition)] = max(0, high - start)
+        return lags
 
     async def delete_topics(self, names: Sequence[str]) -> None:
         """Delete topics (tests, ``inferstream`` clean-up); unknown ones are ignored."""

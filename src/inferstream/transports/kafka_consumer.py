@@ -104,7 +104,7 @@ class KafkaConsumer(Consumer):
         messages = self._rd.consume(1, timeout)
         if messages and max_records > 1:
             messages.extend(self._rd.consume(max_records - 1, 0))
-        runs: dict[tuple[str, int], tuple[list[int], list[bytes], list[bytes | None]]] = {}
+        runs: dict[tuple[str, int], tuple[list[int], list[bytes], list[bytes | None], list[Any]]] = {}
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -113,14 +113,17 @@ class KafkaConsumer(Consumer):
             key = (msg.topic(), msg.partition())
             run = runs.get(key)  # type: ignore[arg-type]  # set on every message without error
             if run is None:
-                run = runs[key] = ([], [], [])  # type: ignore[index]
+                run = runs[key] = ([], [], [], [])  # type: ignore[index]
             run[0].append(msg.offset())  # type: ignore[arg-type]
             run[1].append(msg.value() or b"")
             run[2].append(msg.key())
+            run[3].append(msg.headers())  # None for records without headers
         batches = []
-        for (topic, partition), (offsets, values, keys) in runs.items():
+        for (topic, partition), (offsets, values, keys, headers) in runs.items():
             has_keys = any(k is not None for k in keys)
-            batches.append(MessageBatch(topic, partition, offsets, values, keys if has_keys else None))
+            has_headers = any(h for h in headers)
+            batches.append(MessageBatch(topic, partition, offsets, values, keys if has_keys else None,
+                                        headers if has_headers else None))
         return batches
 
     def _raise_if_fatal(self, err: KafkaError) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from inferstream.transports.base import Producer, TransportError
+from inferstream.transports.base import Headers, Producer, TransportError
 
 # How long the poller waits for delivery reports per call; bounds how late close() notices a stop.
 _POLL_SECONDS = 0.05
@@ -94,7 +94,11 @@ class KafkaProducer(Producer):
         return count
 
     async def send(
-        self, topic: str, values: Sequence[bytes], keys: Sequence[bytes | None] | None = None
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None = None,
+        headers: Sequence[Headers | None] | None = None,
     ) -> Awaitable[None]:
         if self._closed:
             raise TransportError("send on a closed Kafka producer")
@@ -105,6 +109,8 @@ class KafkaProducer(Producer):
             ack = _BatchAck(loop, 0)
             ack.future.set_result(None)
             return ack.future
+        if headers is not None:  # traced records: one produce call each, headers attached (rare path)
+            return await self._send_with_headers(topic, values, keys, headers, loop)
         partitions = await self._partition_count(topic) if keys is None else 0
         if keys is None and self._report_last_only:
             ack = _BatchAck(loop, min(partitions, len(values)))  # one report per partition run
@@ -121,6 +127,40 @@ class KafkaProducer(Producer):
                 ack.future.set_exception(failure)
                 ack.future.exception()  # the caller gets the error raised here; mark it retrieved
             raise
+        return ack.future
+
+    async def _send_with_headers(
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None,
+        headers: Sequence[Headers | None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> Awaitable[None]:
+        partitions = await self._partition_count(topic) if keys is None else 0
+        ack = _BatchAck(loop, len(values))
+        self._pending.add(ack.future)
+        ack.future.add_done_callback(self._pending.discard)
+        start = self._next_partition.get(topic, 0)
+        if partitions:
+            self._next_partition[topic] = (start + 1) % partitions
+        index = 0
+        while index < len(values):
+            partition = -1 if keys is not None else (start + index * partitions // len(values)) % partitions
+            record_headers = headers[index]
+            try:
+                self._rd.produce(
+                    topic, values[index], keys[index] if keys is not None else None, partition,
+                    ack.on_delivery, headers=list(record_headers) if record_headers else None,
+                )
+                index += 1
+            except BufferError:
+                await asyncio.sleep(_FULL_QUEUE_PAUSE)
+            except KafkaException as exc:
+                if not ack.future.done():
+                    ack.future.set_exception(TransportError(f"cannot produce to {topic!r}: {exc}"))
+                    ack.future.exception()
+                raise TransportError(f"cannot produce to {topic!r}: {exc.args[0].str()}") from exc
         return ack.future
 
     async def _produce_batch(

@@ -14,9 +14,11 @@ import zlib
 from collections import deque
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from inferstream.transports.base import (
     Consumer,
+    Headers,
     MessageBatch,
     Producer,
     TopicPartition,
@@ -33,6 +35,7 @@ class _Chunk:
     base: int  # offset of values[0]
     values: Sequence[bytes]
     keys: Sequence[bytes | None] | None
+    headers: Sequence[Headers | None] | None = None
 
     @property
     def end(self) -> int:
@@ -45,16 +48,23 @@ class _Partition:
     start: int = 0  # offset of the oldest record still held
     end: int = 0  # offset the next record gets
 
-    def append(self, values: Sequence[bytes], keys: Sequence[bytes | None] | None) -> None:
-        self.chunks.append(_Chunk(self.end, values, keys))
+    def append(
+        self,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None,
+        headers: Sequence[Headers | None] | None = None,
+    ) -> None:
+        self.chunks.append(_Chunk(self.end, values, keys, headers))
         self.end += len(values)
 
-    def read(self, offset: int, limit: int) -> tuple[int, list[bytes], list[bytes | None] | None]:
-        """At most ``limit`` records from ``offset`` (clamped to what is held): (first, values, keys)."""
+    def read(self, offset: int, limit: int) -> tuple[int, list[bytes], list[bytes | None] | None, Any]:
+        """At most ``limit`` records from ``offset`` (clamped to what is held): (first, values, keys,
+        headers); keys and headers are ``None`` when no record read has any."""
         offset = max(offset, self.start)
         values: list[bytes] = []
         keys: list[bytes | None] = []
-        any_key = False
+        headers: list[Headers | None] = []
+        any_key = any_headers = False
         for chunk in self.chunks:
             if chunk.end <= offset:
                 continue
@@ -66,9 +76,14 @@ class _Partition:
                 keys.extend(chunk.keys[lo:hi])
             else:
                 keys.extend([None] * (hi - lo))
+            if chunk.headers is not None:
+                any_headers = True
+                headers.extend(chunk.headers[lo:hi])
+            else:
+                headers.extend([None] * (hi - lo))
             if len(values) >= limit:
                 break
-        return offset, values, keys if any_key else None
+        return offset, values, keys if any_key else None, headers if any_headers else None
 
     def trim(self, upto: int) -> None:
         """Forget records below ``upto`` (every group has committed them)."""
@@ -183,12 +198,15 @@ class MemoryTransport(Transport):
         return dict(self._groups[group].committed) if group in self._groups else {}
 
     async def lag(self, group: str, topics: Sequence[str]) -> int:
+        return sum((await self.partition_lags(group, topics)).values())
+
+    async def partition_lags(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         committed = self._groups[group].committed if group in self._groups else {}
-        return sum(
-            held.end - committed.get(TopicPartition(topic, index), 0)
+        return {
+            TopicPartition(topic, index): held.end - committed.get(TopicPartition(topic, index), 0)
             for topic in topics
             for index, held in enumerate(self.partitions(topic))
-        )
+        }
 
     async def close(self) -> None:
         self._closed = True
@@ -202,7 +220,11 @@ class MemoryProducer(Producer):
         self._next_partition = itertools.count()
 
     async def send(
-        self, topic: str, values: Sequence[bytes], keys: Sequence[bytes | None] | None = None
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None = None,
+        headers: Sequence[Headers | None] | None = None,
     ) -> Awaitable[None]:
         transport = self._transport
         partitions = transport.partitions(topic)
@@ -212,24 +234,30 @@ class MemoryProducer(Producer):
             return _done()
         if keys is None or all(k is None for k in keys):
             # unkeyed: the whole batch to the next partition in turn (sticky per batch, like Kafka's)
-            await self._append(topic, next(self._next_partition) % len(partitions), values, None)
+            await self._append(topic, next(self._next_partition) % len(partitions), values, None, headers)
         else:
-            by_partition: dict[int, tuple[list[bytes], list[bytes | None]]] = {}
-            for value, key in zip(values, keys, strict=True):
+            by_partition: dict[int, tuple[list[bytes], list[bytes | None], list[Headers | None]]] = {}
+            for position, (value, key) in enumerate(zip(values, keys, strict=True)):
                 index = (
                     zlib.crc32(key) % len(partitions)
                     if key is not None
                     else next(self._next_partition) % len(partitions)
                 )
-                vs, ks = by_partition.setdefault(index, ([], []))
+                vs, ks, hs = by_partition.setdefault(index, ([], [], []))
                 vs.append(value)
                 ks.append(key)
-            for index, (vs, ks) in sorted(by_partition.items()):
-                await self._append(topic, index, vs, ks)
+                hs.append(headers[position] if headers is not None else None)
+            for index, (vs, ks, hs) in sorted(by_partition.items()):
+                await self._append(topic, index, vs, ks, hs if headers is not None else None)
         return _done()  # in memory, appended is acknowledged
 
     async def _append(
-        self, topic: str, index: int, values: Sequence[bytes], keys: Sequence[bytes | None] | None
+        self,
+        topic: str,
+        index: int,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None,
+        headers: Sequence[Headers | None] | None = None,
     ) -> None:
         transport = self._transport
         held = transport.partitions(topic)[index]
@@ -245,7 +273,7 @@ class MemoryProducer(Producer):
                 if transport._closed:
                     raise TransportError("the memory transport is closed")
                 await changed.wait()
-            held.append(values, keys)
+            held.append(values, keys, headers)
             if transport._min_committed(tp) is None:
                 # Nobody consumes this topic (e.g. dead letters nobody reads): keep the newest
                 # ``capacity`` records, as a size-based retention would, instead of blocking forever.
@@ -306,13 +334,13 @@ class MemoryConsumer(Consumer):
             if budget <= 0:
                 break
             held = self._transport.partitions(tp.topic)[tp.partition]
-            first, values, keys = held.read(self._fetch[tp], budget)
+            first, values, keys, headers = held.read(self._fetch[tp], budget)
             if not values:
                 continue
             self._fetch[tp] = first + len(values)
             budget -= len(values)
             offsets = range(first, first + len(values))
-            batches.append(MessageBatch(tp.topic, tp.partition, offsets, values, keys))
+            batches.append(MessageBatch(tp.topic, tp.partition, offsets, values, keys, headers))
         return batches
 
     async def poll(self, max_records: int, timeout: float) -> list[MessageBatch]:
