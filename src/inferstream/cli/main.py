@@ -27,7 +27,7 @@ def version() -> None:
     console.print(f"inferstream {__version__}")
 
 
-VERBS = ("run", "verify", "serve", "predict", "train", "demo", "bench", "kafka")
+VERBS = ("run", "verify", "serve", "predict", "train", "demo", "bench", "kafka", "deploy", "scale", "status")
 
 
 def _register_verbs() -> None:

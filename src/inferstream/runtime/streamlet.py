@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
@@ -50,7 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
 from typing_extensions import TypeVar
 
 from inferstream.runtime.codecs import AvroCodec, Codec
-from inferstream.runtime.config import ConfigParameter, IntParameter, StreamletConfig
+from inferstream.runtime.config import ConfigError, ConfigParameter, IntParameter, StreamletConfig
 from inferstream.transports.base import Position
 
 if TYPE_CHECKING:
@@ -206,6 +207,20 @@ class Streamlet:
     def declared_parameters(cls) -> list[ConfigParameter[Any]]:
         return list(cls.parameters)
 
+    @classmethod
+    def check_config(cls, config: StreamletConfig) -> list[ConfigError]:
+        """Problems of the parameter values taken together (each one alone is already valid).
+
+        ``verify`` and ``run`` both ask, before anything starts; ``on_start`` may rely on it."""
+        return []
+
+    @classmethod
+    async def preflight(cls, name: str, config: StreamletConfig) -> list[str]:
+        """Before the first record of a run: is what this streamlet needs there (its model server,
+        its files)? Returns warnings; raises :class:`~inferstream.runtime.preflight.PreflightError`
+        with what is missing and what to do. Called once per streamlet of a blueprint."""
+        return []
+
     async def on_start(self, ctx: StreamletContext) -> None:
         """Called once before any record flows; read ``ctx.config`` here."""
 
@@ -256,7 +271,8 @@ class MapProcessor(Processor):
 
 
 HTTP_PORT = IntParameter("http-port", 0, "port of the HTTP endpoint on 127.0.0.1 (0: a free port)", minimum=0)
-HTTP_HOST = "127.0.0.1"
+# Loopback unless the environment opens it (a pod: probes and its Service reach the pod address).
+HTTP_HOST = os.environ.get("INFERSTREAM_HTTP_HOST", "127.0.0.1")
 
 
 class ServerStreamlet(Streamlet):
