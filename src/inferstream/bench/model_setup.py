@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from inferstream.apps.fraud.data import load_transactions
-from inferstream.apps.fraud.model import TrainingSettings
-from inferstream.apps.fraud.training import train_fraud
+from inferstream.apps.fraud.training import TrainingSettings, train_fraud
 from inferstream.bench.launchers import FraudModel
 
 
