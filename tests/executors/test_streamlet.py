@@ -1,4 +1,5 @@
-"""The model-serving streamlet driven directly: batching, order per partition, errors as results, /state."""
+"""The model-serving streamlet driven directly: batching, errors as results, /state (output order is the
+runtime's: tests/runtime/test_instance.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiohttp import ClientSession, web
 from inferstream.bench.ports import free_port
 from inferstream.runtime import InBatch, Outlet, StreamletContext
 from inferstream.runtime.config import resolve_parameters
+from inferstream.runtime.offsets import OffsetTracker, Ticket
 from inferstream.serving import ModelServing
 from inferstream.tensors.avro import (
     ServingResult,
@@ -21,8 +23,31 @@ from inferstream.tensors.avro import (
     decode_serving_result,
     encode_source_requests,
 )
+from inferstream.transports.base import TopicPartition
 
 from .conftest import RunningServer
+
+
+async def process_in_order(streamlet: ModelServing, batches: list[InBatch[Any]], out: Collector) -> None:
+    """process() the batches at once with the runtime's ordering: each emits after its predecessor."""
+    tracker = OffsetTracker()
+    tickets = [tracker.track(TopicPartition(b.topic, b.partition), b.offsets[-1] + 1) for b in batches]
+
+    class InTurn:
+        def __init__(self, ticket: Ticket) -> None:
+            self.ticket = ticket
+
+        async def emit(self, outlet: Outlet[Any], batch: Any) -> None:
+            await self.ticket.turn()
+            await out.emit(outlet, batch)
+
+    async def one(batch: InBatch[Any], ticket: Ticket) -> None:
+        try:
+            await streamlet.process(batch, InTurn(ticket))
+        finally:
+            ticket.emitted()
+
+    await asyncio.gather(*(one(b, t) for b, t in zip(batches, tickets, strict=True)))
 
 
 class Collector:
@@ -142,7 +167,7 @@ def test_a_slow_batch_is_not_overtaken_on_its_partition_and_bad_records_are_isol
             first = in_batch(streamlet, payloads(slow), 0)
             second = in_batch(streamlet, payloads(rows(8, 4)), 4, partition=0)
             third = in_batch(streamlet, payloads(bad), 8, partition=0)
-            await asyncio.gather(*(streamlet.process(b, out) for b in (first, second, third)))
+            await process_in_order(streamlet, [first, second, third], out)
         finally:
             await streamlet.on_stop()
             await runner.cleanup()
@@ -234,25 +259,3 @@ def test_undecodable_payloads_are_reported_by_the_codec() -> None:
     assert [f.index for f in failures] == [1]
     assert "not a SourceRequest" in failures[0].reason
     assert records.decoded.records() == 2
-
-
-def test_emits_follow_offsets_even_when_batches_enter_out_of_order() -> None:
-    async def body() -> list[list[bytes]]:
-        runner, target, _ = await _slow_when_negative_server()
-        streamlet = await started({"protocol": "v2", "transport": "rest", "target": target, "model": "m",
-                                   "max-batch-latency": "1 millisecond"})
-        out = Collector()
-        try:
-            later = rows(10, 2)
-            later[0, 0] = -1.0  # slow to score
-            b = asyncio.create_task(streamlet.process(in_batch(streamlet, payloads(later), 10), out))
-            await asyncio.sleep(0.05)  # the earlier offsets arrive second (e.g. after a dead-letter send)
-            a = asyncio.create_task(streamlet.process(in_batch(streamlet, payloads(rows(0, 3)), 0), out))
-            await asyncio.gather(a, b)
-        finally:
-            await streamlet.on_stop()
-            await runner.cleanup()
-        return out.batches
-
-    batches = asyncio.run(body())
-    assert [len(b) for b in batches] == [3, 2]  # offsets 0.. first, then 10..

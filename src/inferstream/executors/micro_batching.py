@@ -3,7 +3,8 @@
 Callers hand over records already stacked (``score_stacked``: arrays whose first dimension holds
 the rows of many records, with row splits) or one by one (``score``). Records of any number of
 concurrent callers join one queue per input layout; a call leaves when it holds
-``max_batch_size`` records or when its first record has waited ``max_batch_latency``. Up to
+``max_batch_size`` records, when its first record has waited ``max_batch_latency``, or at once
+when fewer than ``parallelism`` calls are in flight (a free slot has nothing to wait for). Up to
 ``parallelism`` calls are in flight. Work per call is vectorised: slicing stacks, not looping
 over records.
 """
@@ -41,6 +42,8 @@ class CallInfo:
     start_time_ms: int = 0  # epoch millis when the call started
     duration_ms: int = 0
     batch_records: int = 0  # how many records shared the call
+    started_at: float = 0.0  # epoch seconds, full precision (stage timings)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ class MicroBatcher:
         self.observer = observer
         # A rejected batch is retried one record per call, so one bad record cannot fail its neighbours.
         self.isolate_rejected = isolate_rejected
+        self.parallelism = parallelism
         self._slots = asyncio.Semaphore(parallelism)
         self._queues: dict[StackKey, _Queue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -200,6 +204,10 @@ class MicroBatcher:
         queue.records += part.records
         while queue.records >= self.max_batch_size:
             self._launch(self._take(queue, self.max_batch_size))
+        if queue.records and len(self._tasks) < self.parallelism:
+            # A call slot is free: waiting for the batch to fill would only add latency (adaptive
+            # batching: under load the slots are busy and batches fill while records queue).
+            self._launch(self._take(queue, queue.records))
         if queue.records == 0:
             if queue.timer is not None:
                 queue.timer.cancel()
@@ -265,7 +273,8 @@ class MicroBatcher:
         stacked = {n: v[0] if len(v) == 1 else np.concatenate(v) for n, v in pieces.items()}
         rows = len(stacked[names[0]]) if names else 0
         records = sum(p.records for p in parts)
-        start_ms = int(time.time() * 1000)
+        started_at = time.time()
+        start_ms = int(started_at * 1000)
         started = time.perf_counter()
         error: ExecutorError | None = None
         source = self.executor.source
@@ -286,9 +295,10 @@ class MicroBatcher:
             self.observer(records, seconds, error)
         duration_ms = round(seconds * 1000)
         if error is not None:
-            info = CallInfo(str(error), error.kind, error.source or source, start_ms, duration_ms, records)
+            info = CallInfo(str(error), error.kind, error.source or source, start_ms, duration_ms, records,
+                            started_at, seconds)
             return [(Segment(p.first, p.end, None, info), id(p.stack)) for p in parts]
-        info = CallInfo("", None, source, start_ms, duration_ms, records)
+        info = CallInfo("", None, source, start_ms, duration_ms, records, started_at, seconds)
         segments: list[tuple[Segment, int]] = []
         row = 0
         for part in parts:

@@ -17,13 +17,14 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferstream.observability import stage_times
 from inferstream.runtime.codecs import DecodeFailure
+from inferstream.runtime.commits import Committer
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC, dead_letter
+from inferstream.runtime.http_endpoint import start_http
 from inferstream.runtime.offsets import OffsetTracker, Ticket
 from inferstream.runtime.run_stats import InstanceStats
 from inferstream.runtime.streamlet import (
-    HTTP_HOST,
-    HTTP_PORT,
     Egress,
     InBatch,
     Ingress,
@@ -54,13 +55,25 @@ class Wiring:
 
 
 class _Emitter:
-    """The :class:`~inferstream.runtime.streamlet.Output` given to ``run`` / ``process``."""
+    """The :class:`~inferstream.runtime.streamlet.Output` given to ``run`` / ``process``.
 
-    def __init__(self, instance: StreamletInstance, acks: list[Awaitable[None]]) -> None:
+    For a consumed batch (``ticket``), the first emit waits for the batch's turn: outputs leave in
+    consumption order per partition however many batches are in flight.
+    """
+
+    def __init__(
+        self, instance: StreamletInstance, acks: list[Awaitable[None]], ticket: Ticket | None = None
+    ) -> None:
         self._instance = instance
         self._acks = acks
+        self._ticket = ticket
 
     async def emit(self, outlet: Outlet, batch: Any) -> None:
+        if self._ticket is not None:
+            stage_times.mark("emit")
+            await self._ticket.turn()
+            stage_times.mark("turn")
+            self._ticket = None  # the turn lasts until the batch's process() returns
         await self._instance.emit(outlet, batch, self._acks)
 
 
@@ -84,17 +97,20 @@ class StreamletInstance:
         self.record_budget = record_budget  # ingress: records to emit before stopping (--records)
         self.poll_timeout = poll_timeout
         self.shutdown_timeout = shutdown_timeout  # longest wait for in-flight batches once stopping
+        self.commit_interval = 0.05  # seconds: acknowledged positions are committed this often
         self.name = f"{ctx.streamlet}.{ctx.instance}"
         self.exhausted = asyncio.Event()  # ingress: the source ended or the budget is spent
         self._producer: Producer | None = None
         self._consumers: dict[str, Consumer] = {}
         self._trackers: dict[str, OffsetTracker] = {}
+        self._committers: dict[str, Committer] = {}
         self._slots = asyncio.Semaphore(max(1, streamlet.max_in_flight))
         self._tasks: set[asyncio.Task[None]] = set()
         self._ingress_acks: list[Awaitable[None]] = []
         self._http: Any = None
         self._unwired_warned: set[str] = set()
         self._outlets = streamlet.outlets()
+        self._stage_times = stage_times.StageTimes(ctx.streamlet, ctx.instance)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -104,9 +120,12 @@ class StreamletInstance:
         for inlet_name, topic in self.wiring.inlet_topics.items():
             group = self.wiring.inlet_groups[inlet_name]
             self._consumers[inlet_name] = self.transport.consumer(group, [topic], client)
-            self._trackers[inlet_name] = OffsetTracker()
+            tracker = self._trackers[inlet_name] = OffsetTracker()
+            self._committers[inlet_name] = Committer(
+                self._consumers[inlet_name], tracker, self.commit_interval, self.ctx.stopping
+            )
         if isinstance(self.streamlet, ServerStreamlet):
-            await self._start_http(self.streamlet)
+            self._http = await start_http(self.streamlet, self.ctx, self.name)
         await self.streamlet.on_start(self.ctx)
 
     async def run(self) -> None:
@@ -136,6 +155,7 @@ class StreamletInstance:
                 await self._producer.close()
         if self._http is not None:
             await self._http.cleanup()
+        self._stage_times.close()
         self.stats.ended = time.monotonic()
 
     @property
@@ -146,6 +166,8 @@ class StreamletInstance:
     async def emit(self, outlet: Outlet, batch: Any, acks: list[Awaitable[None]]) -> None:
         if self._outlets.get(outlet.name) is not outlet:
             raise ValueError(f"{self.name}: {outlet!r} is not an outlet of {type(self.streamlet).__name__}")
+        stage_times.mark("emit")
+        stage_times.mark("turn")
         payloads = outlet.codec.encode(batch)
         if not payloads:
             return
@@ -169,6 +191,7 @@ class StreamletInstance:
         assert self._producer is not None
         for topic in topics:
             acks.append(await self._producer.send(topic, payloads, keys))
+        stage_times.mark("sent")
         self.stats.outlet(outlet.name).count(len(payloads))
         await asyncio.sleep(0)  # a source that never waits must not starve the other instances
 
@@ -228,10 +251,14 @@ class StreamletInstance:
         try:
             while not self.ctx.stopping.is_set() and not failed:
                 batches = await consumer.poll(self.streamlet.max_batch_records, self.poll_timeout)
-                for message_batch in batches:
+                polled_at = time.time()
+                for polled in batches:
+                    trace = self._stage_times.sample(
+                        polled.topic, polled.partition, polled.offsets[0], polled.offsets[-1], polled_at
+                    ) if polled.offsets else None
                     await self._slots.acquire()
-                    ticket = tracker.track(message_batch.topic_partition, message_batch.next_offset)
-                    task = asyncio.create_task(self._handle(inlet, message_batch, ticket, consumer, tracker))
+                    ticket = tracker.track(polled.topic_partition, polled.next_offset)
+                    task = asyncio.create_task(self._handle(inlet, polled, ticket, consumer, tracker, trace))
                     self._tasks.add(task)
                     task.add_done_callback(lambda t: self._finished(t, failed))
         finally:
@@ -267,88 +294,86 @@ class StreamletInstance:
     async def _handle(
         self,
         inlet: Inlet,
-        message_batch: MessageBatch,
+        polled: MessageBatch,
         ticket: Ticket,
         consumer: Consumer,
         tracker: OffsetTracker,
+        trace: stage_times.BatchTrace | None = None,
     ) -> None:
+        """One consumed batch: decode, process; once every ack is in, mark it done and commit."""
         started = time.perf_counter()
+        if trace is not None:
+            stage_times.activate(trace)  # this task's context only
+            trace.mark("started")
         port = self.stats.inlet(inlet.name)
-        port.count(len(message_batch))
+        port.count(len(polled))
         acks: list[Awaitable[None]] = []
-        values = message_batch.values
         try:
-            records, failures = inlet.codec.decode(values)
-        except Exception as exc:  # a codec bug must not kill the instance: the batch is dead-lettered
-            log.exception("%s: the codec of %s raised on a batch of %d", self.name, inlet, len(values))
-            records = None
-            reason = f"decoding failed: {type(exc).__name__}: {exc}"
-            failures = [DecodeFailure(i, reason) for i in range(len(values))]
-        offsets: Sequence[int] = message_batch.offsets
-        good: Sequence[int] = range(len(values))
-        if failures:
-            await self._dead_letter(inlet, message_batch, [(f.index, f.reason) for f in failures], acks)
-            bad = {f.index for f in failures}
-            good = [i for i in range(len(values)) if i not in bad]
-            offsets = [offsets[i] for i in good]
-        if good:
-            batch = InBatch(inlet, records, message_batch.topic, message_batch.partition, offsets)
-            try:
-                if isinstance(self.streamlet, Egress):
-                    await self.streamlet.process(batch)
-                elif isinstance(self.streamlet, Processor):
-                    await self.streamlet.process(batch, _Emitter(self, acks))
-            except (asyncio.CancelledError, InstanceFailure):
-                raise
-            except Exception as exc:  # errors are data: the batch goes to the dead letters
-                log.exception(
-                    "%s: processing a batch of %d records from %s failed", self.name, len(good), inlet
-                )
-                port.errors += len(good)
-                reason = f"processing failed: {type(exc).__name__}: {exc}"
-                await self._dead_letter(inlet, message_batch, [(i, reason) for i in good], acks)
+            await self._decode_and_process(inlet, polled, ticket, acks)
+        finally:
+            ticket.emitted()  # whatever process() emitted is handed over: the next batch may emit
         port.busy_seconds += time.perf_counter() - started
         await self._await_acks(acks)
         tracker.done(ticket)
-        await self._commit(consumer, tracker)
+        if trace is not None:
+            trace.mark("acked")
+            self._stage_times.write(trace)
+        committer = self._committers.get(inlet.name)
+        if committer is not None and committer.consumer is consumer:
+            committer.soon()  # one commit request per interval, off the records' path
+        else:
+            await self._commit(consumer, tracker)  # e.g. a transaction collecting its positions
+
+    async def _decode_and_process(
+        self, inlet: Inlet, polled: MessageBatch, ticket: Ticket, acks: list[Awaitable[None]]
+    ) -> None:
+        # A batch's stages: ``polled`` (payloads from the transport) -> ``decoded`` (the inlet codec's
+        # batch; failures dead-lettered) -> ``batch`` (the InBatch process() gets).
+        payloads = polled.values
+        try:
+            decoded, failures = inlet.codec.decode(payloads)
+        except Exception as exc:  # a codec bug must not kill the instance: the batch is dead-lettered
+            log.exception("%s: the codec of %s raised on a batch of %d", self.name, inlet, len(payloads))
+            decoded = None
+            reason = f"decoding failed: {type(exc).__name__}: {exc}"
+            failures = [DecodeFailure(i, reason) for i in range(len(payloads))]
+        offsets: Sequence[int] = polled.offsets
+        good: Sequence[int] = range(len(payloads))
+        if failures:
+            await self._dead_letter(inlet, polled, [(f.index, f.reason) for f in failures], acks)
+            bad = {f.index for f in failures}
+            good = [i for i in range(len(payloads)) if i not in bad]
+            offsets = [offsets[i] for i in good]
+        if not good:
+            return
+        batch = InBatch(inlet, decoded, polled.topic, polled.partition, offsets)
+        try:
+            if isinstance(self.streamlet, Egress):
+                await self.streamlet.process(batch)
+            elif isinstance(self.streamlet, Processor):
+                await self.streamlet.process(batch, _Emitter(self, acks, ticket))
+        except (asyncio.CancelledError, InstanceFailure):
+            raise
+        except Exception as exc:  # errors are data: the batch goes to the dead letters
+            log.exception("%s: processing a batch of %d records from %s failed", self.name, len(good), inlet)
+            self.stats.inlet(inlet.name).errors += len(good)
+            reason = f"processing failed: {type(exc).__name__}: {exc}"
+            await self._dead_letter(inlet, polled, [(i, reason) for i in good], acks)
 
     async def _dead_letter(
         self,
         inlet: Inlet,
-        message_batch: MessageBatch,
+        polled: MessageBatch,
         failures: list[tuple[int, str]],
         acks: list[Awaitable[None]],
     ) -> None:
+        streamlet = self.ctx.streamlet
         letters = [
-            dead_letter(
-                self.ctx.streamlet,
-                inlet.name,
-                message_batch.topic,
-                message_batch.partition,
-                message_batch.offsets[index],
-                reason,
-                bytes(message_batch.values[index]),
-            )
-            for index, reason in failures
+            dead_letter(streamlet, inlet.name, *polled.position(i), reason, bytes(polled.values[i]))
+            for i, reason in failures
         ]
         assert self._producer is not None
         acks.append(
             await self._producer.send(self.wiring.dead_letter_topic, DEAD_LETTER_CODEC.encode(letters))
         )
         self.stats.inlet(inlet.name).dead_letters += len(letters)
-
-    # -- HTTP -----------------------------------------------------------------------------------
-    async def _start_http(self, streamlet: ServerStreamlet) -> None:
-        from aiohttp import web
-
-        app = web.Application()
-        app.add_routes(streamlet.http_routes())
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        port = int(self.ctx.config.get(HTTP_PORT.key, 0) or 0)
-        site = web.TCPSite(runner, HTTP_HOST, port)
-        await site.start()
-        self._http = runner
-        bound = runner.addresses[0][1] if runner.addresses else port
-        self.ctx.http_url = f"http://{HTTP_HOST}:{bound}"
-        log.info("%s: HTTP endpoint at %s", self.name, self.ctx.http_url)

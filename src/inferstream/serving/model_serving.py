@@ -20,6 +20,7 @@ from inferstream.executors.base import ModelExecutor
 from inferstream.executors.errors import ErrorKind, ExecutorError
 from inferstream.executors.factory import open_executor
 from inferstream.executors.micro_batching import CallInfo, MicroBatcher, Segment
+from inferstream.observability import stage_times
 from inferstream.observability.execution_stats import ExecutionStatistics
 from inferstream.observability.metrics import ServingMetrics
 from inferstream.runtime import (
@@ -47,6 +48,7 @@ from inferstream.serving.port_codecs import (
     ScoredBatch,
     ScoredGroup,
     ScoredResultsCodec,
+    SourceRequestBatch,
     SourceRequestsCodec,
     failed_metadata,
 )
@@ -57,8 +59,8 @@ from inferstream.tensors.tensor import DType, TensorCodecError
 class ModelServing(ServerStreamlet, Processor):
     """Scores every SourceRequest against a model; emits a ServingResult per record, in order."""
 
-    inlet = Inlet("in", SOURCE_REQUEST, SourceRequestsCodec())
-    outlet = Outlet("out", SERVING_RESULT, ScoredResultsCodec())
+    inlet = Inlet[SourceRequestBatch]("in", SOURCE_REQUEST, SourceRequestsCodec())
+    outlet = Outlet[ScoredBatch]("out", SERVING_RESULT, ScoredResultsCodec())
     parameters = PARAMETERS
     max_batch_records = 1024
     max_in_flight = 8  # batches handed to process() at once; model calls are bounded by parallelism
@@ -69,7 +71,6 @@ class ModelServing(ServerStreamlet, Processor):
         self.metrics = ServingMetrics()
         self.stats = ExecutionStatistics(name="")
         self.renames: dict[str, str] = {}
-        self._in_flight: dict[tuple[str, int], dict[int, asyncio.Future[None]]] = {}
 
     async def on_start(self, ctx: StreamletContext) -> None:
         values = ctx.config.as_dict()
@@ -122,28 +123,15 @@ class ModelServing(ServerStreamlet, Processor):
         return [web.get("/state", state), web.get("/metrics", metrics)]
 
     # -- processing -----------------------------------------------------------------------------
-    async def process(self, batch: InBatch[Any], out: Output) -> None:
+    async def process(self, batch: InBatch[SourceRequestBatch], out: Output) -> None:
+        # Output order is the runtime's: with several batches in flight, emits still leave in
+        # consumption order per partition.
         assert self.batcher is not None, "on_start was not called"
-        # Register before any await; emit only after every batch of this partition that started
-        # from an earlier offset has emitted: output order follows consumption order.
-        key = (batch.topic, batch.partition)
-        first = batch.offsets[0]
-        in_flight = self._in_flight.setdefault(key, {})
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        in_flight[first] = mine
-        try:
-            decoded: DecodedBatch[SourceRequestGroup] = batch.records.decoded
-            self.metrics.records_in.inc(decoded.records())
-            scored = await self._score(decoded)
-            while earlier := [f for offset, f in in_flight.items() if offset < first and not f.done()]:
-                await asyncio.gather(*earlier)
-            await out.emit(self.outlet, scored)
-            self.metrics.records_out.inc(len(scored))
-        finally:
-            mine.set_result(None)
-            del in_flight[first]
-            if not in_flight:
-                del self._in_flight[key]
+        decoded = batch.records.decoded
+        self.metrics.records_in.inc(decoded.records())
+        scored = await self._score(decoded)
+        await out.emit(self.outlet, scored)
+        self.metrics.records_out.inc(len(scored))
 
     async def _score(self, decoded: DecodedBatch[SourceRequestGroup]) -> ScoredBatch:
         """The answers for the decoded (good) records, group by group (the outlet codec encodes them)."""
@@ -153,6 +141,11 @@ class ModelServing(ServerStreamlet, Processor):
         answers = await asyncio.gather(*(
             batcher.score_stacked({n: s.values for n, s in g.inputs.items()}, g.row_splits) for g in groups
         ))
+        if stage_times.current() is not None:  # a traced batch: when its model calls ran
+            calls = [s.call for segments in answers for s in segments if s.call.started_at]
+            if calls:
+                stage_times.mark("call-start", min(c.started_at for c in calls))
+                stage_times.mark("call-end", max(c.started_at + c.seconds for c in calls))
         return ScoredBatch([self._scored(g, segments) for g, segments in zip(groups, answers, strict=True)])
 
     def _scored(self, group: SourceRequestGroup, segments: list[Segment]) -> ScoredGroup:
