@@ -18,7 +18,7 @@ protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
 
 model-servers:
@@ -33,7 +33,7 @@ kafka: $(STAMP)
 INSTALLERS := $(sort $(wildcard scripts/*/install.sh))
 servers: $(STAMP)
 	@set -e; for f in $(INSTALLERS); do echo "== $$f"; PYTHON=$(PYTHON) VENV_PYTHON=$(BIN)/python bash $$f; done
-	PYTHON=$(PYTHON) bash bench/peers/install.sh
+	PYTHON=$(PYTHON) bash benchmarks/peers/install.sh
 
 pytest: $(STAMP) servers
 	$(BIN)/pytest

@@ -4,7 +4,7 @@ Reproduces what the end-to-end harness feeds the model-serving and fraud-decider
 src/inferstream/bench/records.py) at Kafka-consumer batch sizes, and prints records/s of
 decode_source_requests, encode_serving_results and decode_serving_results.
 
-    .venv/bin/python bench/tagged_codecs.py [--seconds 1.0]
+    .venv/bin/python benchmarks/tagged_codecs.py [--seconds 1.0]
 """
 
 from __future__ import annotations

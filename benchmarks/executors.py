@@ -1,10 +1,10 @@
 """Executor throughput: the original's way (one record per call, one call at a time) against ours
 (records micro-batched into calls, several calls in flight), same server, same model, REST and gRPC.
 
-    .venv/bin/python bench/executors.py                                   # seed-fraud model, 5 s per case
-    .venv/bin/python bench/executors.py --transports grpc --batch 256 --parallelism 8
-    .venv/bin/python bench/executors.py --transports embedded --streamlet
-    .venv/bin/python bench/executors.py --model tests/assets/models/seed-fraud --duration 10 \\
+    .venv/bin/python benchmarks/executors.py                              # seed-fraud model, 5 s per case
+    .venv/bin/python benchmarks/executors.py --transports grpc --batch 256 --parallelism 8
+    .venv/bin/python benchmarks/executors.py --transports embedded --streamlet
+    .venv/bin/python benchmarks/executors.py --model tests/assets/models/seed-fraud --duration 10 \\
         --batch 128 --parallelism 4
 
 Starts ``inferstream serve`` (the built-in TF Serving-compatible server) on free loopback ports,

@@ -4,7 +4,7 @@ Decodes N fraud SourceRequests (182 bytes each) into one [N, 29] array and encod
 ServingResults, plus the two other directions and ragged recommender records ([k, 1] tensors, k
 from 1 to 100), and prints records/s, the speed-up and the machine.
 
-    .venv/bin/python bench/tensors.py --records 100000 --repeat 5
+    .venv/bin/python benchmarks/tensors.py --records 100000 --repeat 5
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Two Quix applications, one per stage, like the inferstream blueprint:
 * ``decider``: ml-results → per-message ``apply`` computing the reconstruction error → one branch
   per outcome (normal, fraud, error) written to its own topic.
 
-Runs in ``.venv-quix`` (``bench/peers/install.sh``), not in inferstream's virtualenv, so it imports
+Runs in ``.venv-quix`` (``benchmarks/peers/install.sh``), not in inferstream's virtualenv, so it imports
 nothing from inferstream: the Avro schemas are read from the project's .avsc files and the TF Serving
 message classes come from stubs generated at install time. Stopped by SIGTERM (Quix exits cleanly).
 """

@@ -6,8 +6,8 @@ server in turn; a load generator in this process keeps ``--concurrency`` request
 servers speak; TF Serving REST / gRPC, inferstream only) × records per request (1, 64).
 Requests are pre-encoded once, so the client spends as little CPU as it can (it shares the cores).
 
-    .venv/bin/python bench/server.py                        # all servers, all cases, 5 s each
-    .venv/bin/python bench/server.py --duration 10 --servers inferstream,mlserver --records 64
+    .venv/bin/python benchmarks/server.py                        # all servers, all cases, 5 s each
+    .venv/bin/python benchmarks/server.py --duration 10 --servers inferstream,mlserver --records 64
 
 MLServer comes from ``.venv-mlserver`` (``make model-servers`` / scripts/model_servers/install.sh).
 """

@@ -6,7 +6,7 @@ one numpy array (parsing included), then prints records/s each way and the machi
 TensorProto field is also measured through protobuf's own per-element loop, for comparison
 with the numpy fast path of ``inferstream.tensors.packed``.
 
-    .venv/bin/python bench/tensor_protocols.py --sizes 1 64 1024 --seconds 0.3 --repeat 5
+    .venv/bin/python benchmarks/tensor_protocols.py --sizes 1 64 1024 --seconds 0.3 --repeat 5
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Pass-through pipeline throughput: fraud-sized Avro records, ingress -> processor -> egress.
 
-    .venv/bin/python bench/pipeline.py --records 1000000                     # memory, no decode
-    .venv/bin/python bench/pipeline.py --records 200000 --processor avro     # decode + re-encode
-    .venv/bin/python bench/pipeline.py --transport kafka --conf transports.kafka.bootstrap-servers=HOST:PORT
+    .venv/bin/python benchmarks/pipeline.py --records 1000000                     # memory, no decode
+    .venv/bin/python benchmarks/pipeline.py --records 200000 --processor avro     # decode + re-encode
+    .venv/bin/python benchmarks/pipeline.py --transport kafka \\
+        --conf transports.kafka.bootstrap-servers=HOST:PORT
 
 Prints records/s end to end (first record emitted to last record received by the egress, epoch
 clocks, so comparable across processes) and the machine. ``--processor raw`` forwards the Avro

@@ -1,9 +1,9 @@
 """Kafka transport figures: broker startup, produce and consume rates, and the pass-through pipeline
 end to end over a real broker (``inferstream run --transport kafka``: one process per instance).
 
-    .venv/bin/python bench/kafka.py                                  # 1,000,000 records, own broker
-    .venv/bin/python bench/kafka.py --records 200000 --skip-pipeline
-    .venv/bin/python bench/kafka.py --bootstrap 127.0.0.1:9092        # an already running broker
+    .venv/bin/python benchmarks/kafka.py                                  # 1,000,000 records, own broker
+    .venv/bin/python benchmarks/kafka.py --records 200000 --skip-pipeline
+    .venv/bin/python benchmarks/kafka.py --bootstrap 127.0.0.1:9092        # an already running broker
 
 End to end is measured from the CreateTime of the first record the ingress wrote to the moment
 the egress's consumer group has committed every record (lag 0, polled every 50 ms), so the

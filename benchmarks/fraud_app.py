@@ -1,6 +1,6 @@
 """Throughput of the fraud app's own parts and of whole fraud pipelines on this machine.
 
-    .venv/bin/python bench/fraud_app.py [--records 20000] [--skip-grpc]
+    .venv/bin/python benchmarks/fraud_app.py [--records 20000] [--skip-grpc]
 
 Measures: the card ingress's SourceRequest encoding, the fraud decider (decode + route) on
 batches of ServingResults, and fraud-embedded / fraud-grpc end to end on the memory transport

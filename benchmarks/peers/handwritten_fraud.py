@@ -12,7 +12,7 @@ Two plain loops, one per stage, like the inferstream blueprint:
 
 It imports nothing from inferstream (the Avro schemas come from the project's .avsc files, the TF
 Serving messages from stubs generated at install time) and runs in ``.venv-quix``
-(``bench/peers/install.sh``). SIGTERM ends the loop after the batch at hand: flushed and committed.
+(``benchmarks/peers/install.sh``). SIGTERM ends the loop after the batch at hand: flushed and committed.
 """
 
 from __future__ import annotations
