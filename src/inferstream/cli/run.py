@@ -14,7 +14,17 @@ from rich.live import Live
 from rich.table import Table
 
 from inferstream.cli.main import app, console
+from inferstream.cli.run_options import (
+    ConsoleOption,
+    OtlpEndpointOption,
+    TraceRatioOption,
+    console_address,
+    start_tracing,
+    with_console,
+)
 from inferstream.cli.verify import ConfFileOption, ConfOption, ScaleOption, print_problems
+from inferstream.console import ProcessProbe, RunnerProbe
+from inferstream.observability.tracing import shutdown_tracing
 from inferstream.runtime.checks import check
 from inferstream.runtime.config import parse_duration
 from inferstream.runtime.control import ControlServer
@@ -57,7 +67,9 @@ def _table(stats: PipelineStats) -> Table:
     return table
 
 
-async def _run_here(runner: Runner, live: Live | None, control_port: int | None) -> PipelineStats:
+async def _run_here(
+    runner: Runner, live: Live | None, control_port: int | None, at: tuple[str, int] | None, transport: str
+) -> PipelineStats:
     runner.install_signal_handlers()
     if live is not None:
         runner.on_progress = lambda stats: live.update(_table(stats))
@@ -67,7 +79,8 @@ async def _run_here(runner: Runner, live: Live | None, control_port: int | None)
         usage = "GET /stats, POST /scale?streamlet=S&instances=N"
         console.print(f"control endpoint: {url} ({usage})", soft_wrap=True)
     try:
-        return await runner.run()
+        probe = RunnerProbe(runner.plan, runner.transport, lambda: runner)
+        return await with_console(at, probe, transport, runner.run())
     finally:
         if control is not None:
             await control.stop()
@@ -104,6 +117,9 @@ def run(
     control_port: Annotated[
         int | None, typer.Option(min=0, help="Serve GET /stats and POST /scale on 127.0.0.1 (0: free port).")
     ] = None,
+    console_at: ConsoleOption = None,
+    trace_ratio: TraceRatioOption = None,
+    otlp_endpoint: OtlpEndpointOption = None,
 ) -> None:
     """Run a pipeline until its sources end, --for passes, --records are emitted or Ctrl-C; then drain."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -119,6 +135,8 @@ def run(
     except (TransportError, TypeError) as exc:
         console.print(f"[red]cannot use transport {transport!r}[/red]: {exc}")
         raise typer.Exit(2) from None
+    at = console_address(console_at)
+    tracing = start_tracing(plan.app, trace_ratio, otlp_endpoint)
     seconds = _seconds(run_for, "--for")
     drain_seconds = _seconds(drain_timeout, "--drain-timeout") or 60.0
     only = _instances(instance or [])
@@ -135,10 +153,12 @@ def run(
         options += [a for s in scale or [] for a in ("--scale", s)]
         if records is not None:
             options += ["--records", str(records)]
+        options += tracing
         children = ProcessRunner(
-            plan, chosen, blueprint, transport, options, run_for=seconds, drain_timeout=drain_seconds
+            plan, chosen, blueprint, transport, options, run_for=seconds, drain_timeout=drain_seconds,
+            control=at is not None,
         )
-        stats, codes = asyncio.run(_run_processes(children, chosen))
+        stats, codes = asyncio.run(_run_processes(children, chosen, at, transport))
         failed = {k: v for k, v in codes.items() if v != 0}
     else:
         runner = Runner(
@@ -154,10 +174,11 @@ def run(
         show = progress and console.is_terminal
         if show:
             with Live(_table(runner.stats), console=console, refresh_per_second=4) as live:
-                stats = asyncio.run(_run_here(runner, live, control_port))
+                stats = asyncio.run(_run_here(runner, live, control_port, at, transport))
         else:
-            stats = asyncio.run(_run_here(runner, None, control_port))
+            stats = asyncio.run(_run_here(runner, None, control_port, at, transport))
         failed = {f"{i.streamlet}.{i.instance}": 1 for i in stats.instances if i.failure}
+    shutdown_tracing()  # export the spans still buffered
     summary: dict[str, Any] = stats.snapshot()
     summary["transport"] = transport
     if summary_json is not None:
@@ -169,9 +190,18 @@ def run(
         raise typer.Exit(1)
 
 
-async def _run_processes(runner: ProcessRunner, transport: Any) -> tuple[PipelineStats, dict[str, int]]:
+async def _run_processes(
+    runner: ProcessRunner, transport: Any, at: tuple[str, int] | None, name: str
+) -> tuple[PipelineStats, dict[str, int]]:
     runner.install_signal_handlers()
+    codes: dict[str, int] = {}
+
+    async def run() -> PipelineStats:
+        stats, found = await runner.run()
+        codes.update(found)
+        return stats
+
     try:
-        return await runner.run()
+        return await with_console(at, ProcessProbe(runner.plan, transport, runner), name, run()), codes
     finally:
         await transport.close()

@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inferstream.observability.tracing import configure_tracing, shutdown_tracing
 from inferstream.runtime.checks import check
 from inferstream.runtime.config import parse_duration
+from inferstream.runtime.control import ControlServer
 from inferstream.runtime.runner import Runner
 from inferstream.transports import TransportError, load_transport
 
@@ -30,6 +32,10 @@ MODULE = "inferstream.runtime.instance_process"
 
 #: What a child prints (alone on a line) once its instances are set up and consuming starts.
 READY_MARKER = "inferstream: instance ready"
+#: Followed by the URL of the child's live counters (``GET /stats``), with ``--control-port``.
+CONTROL_MARKER = "inferstream: control endpoint "
+#: Followed by the base URL of a server streamlet's endpoint (``/state``, ``/metrics``).
+HTTP_MARKER = "inferstream: http endpoint "
 
 
 def child_command(blueprint: str, transport: str, options: Sequence[str]) -> list[str]:
@@ -49,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", action="append", default=[])
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--drain-timeout", default="60s")
+    parser.add_argument("--control-port", type=int, default=None, help="serve GET /stats (0: free port)")
+    parser.add_argument("--trace-ratio", type=float, default=None)
+    parser.add_argument("--otlp-endpoint", default=None)
     return parser
 
 
@@ -75,25 +84,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TransportError, TypeError) as exc:
         print(f"cannot use transport {args.transport!r}: {exc}", file=sys.stderr)
         return 2
+    only = _instances(args.instance)
+    configure_tracing(f"{checked.plan.app}/{only[0][0]}", args.trace_ratio, args.otlp_endpoint)
     runner = Runner(
         checked.plan,
         transport,
         records=args.records,
         drain_timeout=parse_duration(args.drain_timeout).total_seconds(),
-        only=_instances(args.instance),
+        only=only,
         drain=False,
-        on_ready=lambda: print(READY_MARKER, flush=True),
+        on_ready=lambda: _ready(runner),
     )
 
     async def run() -> Any:
         runner.install_signal_handlers()
-        return await runner.run()
+        control = ControlServer(runner, args.control_port) if args.control_port is not None else None
+        if control is not None:
+            print(CONTROL_MARKER + await control.start(), flush=True)
+        try:
+            return await runner.run()
+        finally:
+            if control is not None:
+                await control.stop()
 
-    stats = asyncio.run(run())
+    try:
+        stats = asyncio.run(run())
+    finally:
+        shutdown_tracing()  # export the spans still buffered
     summary: dict[str, Any] = stats.snapshot()
     summary["transport"] = args.transport
     args.summary_json.write_text(json.dumps(summary, indent=2))
     return 1 if any(i.failure for i in stats.instances) else 0
+
+
+def _ready(runner: Runner) -> None:
+    for instance in runner.instances:
+        if instance.ctx.http_url:
+            print(HTTP_MARKER + instance.ctx.http_url, flush=True)
+    print(READY_MARKER, flush=True)
 
 
 if __name__ == "__main__":

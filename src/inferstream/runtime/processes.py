@@ -5,7 +5,10 @@ The parent starts ``python -m inferstream.runtime.instance_process BLUEPRINT --i
 and ends the run like the in-process runner: when every ingress process has exited (or
 ``run_for`` passed, or on a signal) it waits until every consumer group's lag is 0, then
 SIGTERMs the others, which finish their in-flight batches, commit and exit. Each child writes
-its counters to a JSON file; the parent merges them into one summary.
+its counters to a JSON file; the parent merges them into one summary. With ``control=True``
+each child also serves its live counters (``GET /stats``); :attr:`ProcessRunner.control_urls`
+and :attr:`ProcessRunner.http_urls` (model-serving's ``/state``, ``/metrics``) say where, for
+the console.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from inferstream.runtime.instance_process import READY_MARKER, child_command
+from inferstream.runtime.instance_process import CONTROL_MARKER, HTTP_MARKER, READY_MARKER, child_command
 from inferstream.runtime.plan import Plan
 from inferstream.runtime.run_stats import InstanceStats, PipelineStats
 from inferstream.runtime.signals import install_stop_handlers
@@ -44,11 +47,18 @@ class ProcessRunner:
         drain_timeout: float = 60.0,
         write: Callable[[str], None] | None = None,
         stop_timeout: float = 30.0,
+        control: bool = False,
     ) -> None:
-        """``child_options``: what every child gets besides the blueprint and transport (--conf...)."""
+        """``child_options``: what every child gets besides the blueprint and transport (--conf...);
+        ``control``: every child serves its live counters on a free loopback port (for the console)."""
         self.plan = plan
         self.transport = transport
         self.child_args = child_command(blueprint, transport_name, child_options)
+        if control:
+            self.child_args += ["--control-port", "0"]
+        self.started = time.monotonic()
+        self.control_urls: dict[tuple[str, int], str] = {}  # GET /stats of each child
+        self.http_urls: dict[tuple[str, int], str] = {}  # /state and /metrics of server streamlets
         self.run_for = run_for
         self.drain_timeout = drain_timeout
         self.stop_timeout = stop_timeout
@@ -74,13 +84,22 @@ class ProcessRunner:
         ready = self._ready[(streamlet, index)] = asyncio.Event()
         assert process.stdout is not None
         prefix = f"[{streamlet}.{index}] "
-        self._readers.append(asyncio.create_task(self._prefix(prefix, process.stdout, ready)))
+        reader = self._prefix(prefix, process.stdout, ready, (streamlet, index))
+        self._readers.append(asyncio.create_task(reader))
 
-    async def _prefix(self, prefix: str, stream: asyncio.StreamReader, ready: asyncio.Event) -> None:
+    async def _prefix(
+        self, prefix: str, stream: asyncio.StreamReader, ready: asyncio.Event, key: tuple[str, int]
+    ) -> None:
         async for raw in stream:
             line = raw.decode(errors="replace").rstrip()
             if line == READY_MARKER:
                 ready.set()
+                continue
+            if line.startswith(CONTROL_MARKER):
+                self.control_urls[key] = line.removeprefix(CONTROL_MARKER).strip()
+                continue
+            if line.startswith(HTTP_MARKER):
+                self.http_urls[key] = line.removeprefix(HTTP_MARKER).strip()
                 continue
             self.write(prefix + line)
         ready.set()  # the child ended: nothing to wait for
@@ -123,7 +142,7 @@ class ProcessRunner:
         """Run every instance; returns the merged stats and each instance's exit code."""
         await self.transport.create_topics(self.plan.topics)
         folder = Path(tempfile.mkdtemp(prefix="inferstream-run-"))
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         keys = [(n, i) for n, s in self.plan.streamlets.items() for i in range(s.instances)]
         ingress = [k for k in keys if self.plan.streamlets[k[0]].cls.kind == "ingress"]
         others = [k for k in keys if k not in ingress]
