@@ -38,8 +38,8 @@ def test_off_by_default_costs_nothing_and_carries_nothing(monkeypatch: pytest.Mo
     assert not tracing.configure_tracing("nothing")
     assert not tracing.tracing_enabled()
     assert tracing.ingress_headers("ingress", "t", 100) is None
-    assert tracing.consume_batch("s", "t", [[("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01")]],
-                                 [0]) is None
+    sampled = [("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01")]
+    assert tracing.consume_batch("s", "t", [sampled], [0]) is None
     assert tracing.outgoing_headers() == []
 
 
