@@ -27,7 +27,21 @@ def version() -> None:
     console.print(f"inferstream {__version__}")
 
 
-VERBS = ("run", "verify", "serve", "predict", "train", "demo", "bench", "kafka", "deploy", "scale", "status")
+VERBS = (
+    "run",
+    "verify",
+    "serve",
+    "predict",
+    "train",
+    "demo",
+    "bench",
+    "kafka",
+    "deploy",
+    "scale",
+    "status",
+    "errors",
+    "replay",
+)
 
 
 def _register_verbs() -> None:

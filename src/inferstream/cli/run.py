@@ -4,7 +4,6 @@ one process per streamlet instance)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +13,14 @@ from rich.live import Live
 from rich.table import Table
 
 from inferstream.cli.main import app, console
+from inferstream.cli.run_outcome import (
+    DEFAULT_RATIO,
+    MaxErrorRatioOption,
+    PreflightOption,
+    preflight_or_exit,
+    report_outcome,
+    summary_table,
+)
 from inferstream.cli.run_options import (
     ConsoleOption,
     OtlpEndpointOption,
@@ -54,17 +61,7 @@ def _instances(values: list[str]) -> list[tuple[str, int]]:
 
 
 def _table(stats: PipelineStats) -> Table:
-    table = Table("streamlet", "in", "out", "records/s", "errors", "dead letters", title=stats.app)
-    for name, summary in stats.snapshot()["streamlets"].items():
-        table.add_row(
-            name,
-            f"{summary['records_in']:,}",
-            f"{summary['records_out']:,}",
-            f"{summary['records_per_s']:,.0f}",
-            str(summary["errors"]),
-            str(summary["dead_letters"]),
-        )
-    return table
+    return summary_table(stats)
 
 
 async def _run_here(
@@ -114,6 +111,8 @@ def run(
     ] = None,
     drain: Annotated[bool, typer.Option(help="Wait for every topic to be consumed before stopping.")] = True,
     progress: Annotated[bool, typer.Option(help="Live table of counts (on a terminal).")] = True,
+    max_error_ratio: MaxErrorRatioOption = DEFAULT_RATIO,
+    preflight: PreflightOption = True,
     control_port: Annotated[
         int | None, typer.Option(min=0, help="Serve GET /stats and POST /scale on 127.0.0.1 (0: free port).")
     ] = None,
@@ -146,6 +145,8 @@ def run(
             raise typer.BadParameter(
                 f"{name}:{index} is not an instance of {plan.app} ({known})", param_hint="--instance"
             )
+    if preflight and not only:  # once, by the parent: before topics, processes and records
+        preflight_or_exit(plan, chosen)
     if chosen.multiprocess and not only:
         options = ["--drain-timeout", drain_timeout]
         options += [a for c in conf or [] for a in ("--conf", c)]
@@ -155,7 +156,13 @@ def run(
             options += ["--records", str(records)]
         options += tracing
         children = ProcessRunner(
-            plan, chosen, blueprint, transport, options, run_for=seconds, drain_timeout=drain_seconds,
+            plan,
+            chosen,
+            blueprint,
+            transport,
+            options,
+            run_for=seconds,
+            drain_timeout=drain_seconds,
             control=at is not None,
         )
         stats, codes = asyncio.run(_run_processes(children, chosen, at, transport))
@@ -181,13 +188,7 @@ def run(
     shutdown_tracing()  # export the spans still buffered
     summary: dict[str, Any] = stats.snapshot()
     summary["transport"] = transport
-    if summary_json is not None:
-        summary_json.write_text(json.dumps(summary, indent=2))
-    if not only:
-        console.print(_table(stats))
-    if failed:
-        console.print(f"[red]instances ended abnormally[/red]: {', '.join(sorted(failed))}")
-        raise typer.Exit(1)
+    report_outcome(stats, summary, max_error_ratio, summary_json, failed, show_table=not only)
 
 
 async def _run_processes(

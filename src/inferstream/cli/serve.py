@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from inferstream.cli.main import app, console
@@ -138,8 +139,9 @@ def serve(
         raise typer.Exit(2) from None
     except OSError as exc:
         status.stop()
-        console.print(f"[red]Cannot bind {host}:{port}/{grpc_port}:[/red] {exc}")
-        console.print("Pick other ports with --port / --grpc-port (0 picks a free one).")
+        # One line: which port (the message names it) and what to do.
+        hint = "pick other ports with --port / --grpc-port (0 picks a free one)"
+        console.print(f"[red]cannot serve[/red]: {escape(str(exc))}; {hint}", soft_wrap=True)
         raise typer.Exit(2) from None
     finally:
         status.stop()

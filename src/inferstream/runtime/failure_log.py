@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -28,8 +29,9 @@ class FailureLog:
         self.interval = interval
         self._kinds: dict[str, _Kind] = {}
 
-    def failed(self, kind: str, count: int, where: str, reason: str) -> None:
-        """``count`` records became ``kind`` (e.g. "dead letters") at ``where``, the first for ``reason``."""
+    def failed(self, kind: str, count: int, where: str, reason: str | Callable[[], str]) -> None:
+        """``count`` records became ``kind`` (e.g. "dead letters") at ``where``, the first for ``reason``
+        (a callable is asked only when a line is written)."""
         if count <= 0:
             return
         state = self._kinds.setdefault(kind, _Kind())
@@ -38,7 +40,12 @@ class FailureLog:
             state.hidden += count
             return
         more = f" (and {state.hidden:,} more since the last line)" if state.hidden else ""
-        self.log.warning("%s: %d %s from %s: %s%s", self.name, count, kind, where, _short(reason), more)
+        if callable(reason):
+            try:
+                reason = reason()
+            except Exception as exc:  # a log line must never fail the batch
+                reason = f"(reason unreadable: {type(exc).__name__}: {exc})"
+        self.log.warning("%s: %d %s on %s: %s%s", self.name, count, kind, where, _short(reason), more)
         state.last, state.hidden = now, 0
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferstream.observability import stage_times
 from inferstream.runtime.codecs import DecodeFailure
@@ -36,6 +36,9 @@ from inferstream.runtime.streamlet import (
     StreamletContext,
 )
 from inferstream.transports.base import Consumer, MessageBatch, Producer, Transport, TransportError
+
+if TYPE_CHECKING:
+    from inferstream.runtime.failure_log import FailureLog
 
 log = logging.getLogger("inferstream.runtime")
 
@@ -109,6 +112,7 @@ class StreamletInstance:
         self._ingress_acks: list[Awaitable[None]] = []
         self._http: Any = None
         self._unwired_warned: set[str] = set()
+        self._failure_log: FailureLog | None = None
         self._outlets = streamlet.outlets()
         self._stage_times = stage_times.StageTimes(ctx.streamlet, ctx.instance)
 
@@ -162,6 +166,15 @@ class StreamletInstance:
     def in_flight(self) -> int:
         return len(self._tasks) + sum(t.in_flight for t in self._trackers.values())
 
+    @property
+    def failure_log(self) -> FailureLog:
+        """Rate-limited log lines about this instance's dead letters and error results."""
+        if self._failure_log is None:
+            from inferstream.runtime.failure_log import FailureLog
+
+            self._failure_log = FailureLog(log, self.name)
+        return self._failure_log
+
     # -- emitting -------------------------------------------------------------------------------
     async def emit(self, outlet: Outlet, batch: Any, acks: list[Awaitable[None]]) -> None:
         if self._outlets.get(outlet.name) is not outlet:
@@ -193,6 +206,12 @@ class StreamletInstance:
             acks.append(await self._producer.send(topic, payloads, keys))
         stage_times.mark("sent")
         self.stats.outlet(outlet.name).count(len(payloads))
+        explain = getattr(outlet, "explain", None)  # an ErrorOutlet: these records are failures
+        if explain is not None:
+            self.stats.outlet(outlet.name).errors += len(payloads)
+            first = payloads[0]
+            reason = lambda: explain(first).reason  # noqa: E731 - decoded only when a line is written
+            self.failure_log.failed("error results", len(payloads), f"outlet {outlet.name}", reason)
         await asyncio.sleep(0)  # a source that never waits must not starve the other instances
 
     # -- ingress --------------------------------------------------------------------------------
@@ -377,3 +396,4 @@ class StreamletInstance:
             await self._producer.send(self.wiring.dead_letter_topic, DEAD_LETTER_CODEC.encode(letters))
         )
         self.stats.inlet(inlet.name).dead_letters += len(letters)
+        self.failure_log.failed("dead letters", len(letters), f"inlet {inlet.name}", failures[0][1])

@@ -1,11 +1,12 @@
 """The entry point of one process of a multi-process run (what :class:`ProcessRunner` starts).
 
     python -m inferstream.runtime.instance_process BLUEPRINT --transport kafka \\
-        --instance model-serving:0 --summary-json /tmp/model-serving.0.json [--conf k=v ...]
+        --instance model-serving:0 [--summary-json F] [--conf k=v ...]
 
 It checks the blueprint with the same settings as the parent, runs only the named instances,
 prints :data:`READY_MARKER` once they consume, finishes in-flight batches on SIGTERM without
-draining (the parent drains), and writes its counters as JSON for the parent to merge. Exit
+draining (the parent drains), and prints its counters every second as a stats line
+(:mod:`~inferstream.runtime.child_stats`) for the parent to merge: no files. Exit
 codes: 0 done, 1 an instance failed, 2 the blueprint or transport cannot be used. The runtime
 starts its children here rather than through the CLI, so it never imports the layer above it.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 from inferstream.observability.tracing import configure_tracing, shutdown_tracing
 from inferstream.runtime.checks import check
+from inferstream.runtime.child_stats import REPORT_INTERVAL, stats_line
 from inferstream.runtime.config import parse_duration
 from inferstream.runtime.control import ControlServer
 from inferstream.runtime.runner import Runner
@@ -49,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("blueprint")
     parser.add_argument("--transport", default="memory")
     parser.add_argument("--instance", action="append", required=True, help="<streamlet>:<index>")
-    parser.add_argument("--summary-json", type=Path, required=True)
+    parser.add_argument("--summary-json", type=Path, default=None)  # counts also go to stdout, every second
     parser.add_argument("--conf", action="append", default=[])
     parser.add_argument("--conf-file", action="append", default=[], type=Path)
     parser.add_argument("--scale", action="append", default=[])
@@ -93,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         drain_timeout=parse_duration(args.drain_timeout).total_seconds(),
         only=only,
         drain=False,
+        on_progress=lambda stats: print(stats_line(stats), flush=True),  # the parent keeps the last one
+        progress_interval=REPORT_INTERVAL,
         on_ready=lambda: _ready(runner),
     )
 
@@ -113,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutdown_tracing()  # export the spans still buffered
     summary: dict[str, Any] = stats.snapshot()
     summary["transport"] = args.transport
-    args.summary_json.write_text(json.dumps(summary, indent=2))
+    if args.summary_json is not None:
+        args.summary_json.write_text(json.dumps(summary, indent=2))
     return 1 if any(i.failure for i in stats.instances) else 0
 
 

@@ -77,6 +77,8 @@ def build_plan(
             name, [p.key for p in declared], blueprint.streamlets[name].config, settings, environ
         )
         config, errors = resolve_parameters(declared, raw)
+        if not errors:  # the values together: the same check run does before starting anything
+            errors = cls.check_config(config)
         problems += [_config_problem(src, name, error) for error in errors]
         configs[name] = config
 

@@ -5,7 +5,8 @@ The parent starts ``python -m inferstream.runtime.instance_process BLUEPRINT --i
 and ends the run like the in-process runner: when every ingress process has exited (or
 ``run_for`` passed, or on a signal) it waits until every consumer group's lag is 0, then
 SIGTERMs the others, which finish their in-flight batches, commit and exit. Each child writes
-its counters to a JSON file; the parent merges them into one summary. With ``control=True``
+its counters every second; the parent keeps the last report of each (a child killed by a signal
+keeps its last known counts) and merges them into one summary; nothing is written to disk. With ``control=True``
 each child also serves its live counters (``GET /stats``); :attr:`ProcessRunner.control_urls`
 and :attr:`ProcessRunner.http_urls` (model-serving's ``/state``, ``/metrics``) say where, for
 the console.
@@ -15,15 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import Any
 
+from inferstream.runtime.child_stats import instance_from_report, parse_stats_line
 from inferstream.runtime.instance_process import CONTROL_MARKER, HTTP_MARKER, READY_MARKER, child_command
+from inferstream.runtime.outcome import describe_exit
 from inferstream.runtime.plan import Plan
 from inferstream.runtime.run_stats import InstanceStats, PipelineStats
 from inferstream.runtime.signals import install_stop_handlers
@@ -68,6 +69,8 @@ class ProcessRunner:
         self._readers: list[asyncio.Task[None]] = []
         self._ready: dict[tuple[str, int], asyncio.Event] = {}
         self.ready_timeout = 60.0
+        self._reports: dict[tuple[str, int], dict[str, Any]] = {}  # each child's latest counts
+        self._asked_to_stop: set[tuple[str, int]] = set()  # SIGTERM from us is not a failure
 
     def stop(self) -> None:
         self._stop.set()
@@ -75,8 +78,8 @@ class ProcessRunner:
     def install_signal_handlers(self) -> None:
         install_stop_handlers(self.stop)
 
-    async def _spawn(self, streamlet: str, index: int, summary: Path) -> None:
-        command = [*self.child_args, "--instance", f"{streamlet}:{index}", "--summary-json", str(summary)]
+    async def _spawn(self, streamlet: str, index: int) -> None:
+        command = [*self.child_args, "--instance", f"{streamlet}:{index}"]
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
@@ -94,6 +97,10 @@ class ProcessRunner:
             line = raw.decode(errors="replace").rstrip()
             if line == READY_MARKER:
                 ready.set()
+                continue
+            report = parse_stats_line(line)
+            if report is not None:  # counts every second: a killed child keeps its last ones
+                self._reports[key] = report
                 continue
             if line.startswith(CONTROL_MARKER):
                 self.control_urls[key] = line.removeprefix(CONTROL_MARKER).strip()
@@ -117,6 +124,7 @@ class ProcessRunner:
         for key in keys:
             process = self.children[key]
             if process.returncode is None:
+                self._asked_to_stop.add(key)
                 process.send_signal(signal.SIGTERM)
         for key in keys:
             process = self.children[key]
@@ -141,17 +149,17 @@ class ProcessRunner:
     async def run(self) -> tuple[PipelineStats, dict[str, int]]:
         """Run every instance; returns the merged stats and each instance's exit code."""
         await self.transport.create_topics(self.plan.topics)
-        folder = Path(tempfile.mkdtemp(prefix="inferstream-run-"))
         started = self.started = time.monotonic()
         keys = [(n, i) for n, s in self.plan.streamlets.items() for i in range(s.instances)]
         ingress = [k for k in keys if self.plan.streamlets[k[0]].cls.kind == "ingress"]
         others = [k for k in keys if k not in ingress]
         for name, index in others:
-            await self._spawn(name, index, folder / f"{name}.{index}.json")
+            await self._spawn(name, index)
         await self._wait_ready(others)
         for name, index in ingress:
-            await self._spawn(name, index, folder / f"{name}.{index}.json")
-        deadline = None if self.run_for is None else started + self.run_for
+            await self._spawn(name, index)
+        # --for counts from when records flow: starting the consumers may take long on a busy machine
+        deadline = None if self.run_for is None else time.monotonic() + self.run_for
         while not self._stop.is_set():
             if ingress and all(self.children[k].returncode is not None for k in ingress):
                 break
@@ -169,12 +177,12 @@ class ProcessRunner:
             await asyncio.sleep(0.2)
         await self._terminate(others)
         await asyncio.gather(*self._readers, return_exceptions=True)
-        return self._merge(folder, started)
+        return self._merge(started)
 
     def _all_failed_or_done(self, keys: Sequence[tuple[str, int]]) -> bool:
         return any(self.children[k].returncode not in (None, 0) for k in keys)
 
-    def _merge(self, folder: Path, started: float) -> tuple[PipelineStats, dict[str, int]]:
+    def _merge(self, started: float) -> tuple[PipelineStats, dict[str, int]]:
         stats = PipelineStats(self.plan.app)
         stats.started = started
         codes: dict[str, int] = {}
@@ -182,20 +190,19 @@ class ProcessRunner:
         in_plan_order = sorted(self.children, key=lambda k: (list(self.plan.streamlets).index(k[0]), k[1]))
         for name, index in in_plan_order:
             process = self.children[(name, index)]
-            codes[f"{name}.{index}"] = process.returncode if process.returncode is not None else -1
-            path = folder / f"{name}.{index}.json"
-            instance: InstanceStats | None = None
-            if path.is_file():
-                with contextlib.suppress(ValueError, KeyError):
-                    data = json.loads(path.read_text())
-                    cpu += float(data.get("cpu_s", 0.0))
-                    found = [i for i in data.get("instances", []) if i["streamlet"] == name]
-                    if found:
-                        instance = InstanceStats.from_dict(found[0])
-            if instance is None:
-                instance = InstanceStats(name, index, ended=time.monotonic())
-            if process.returncode not in (0, None) and instance.failure is None:
-                instance.failure = f"exited with code {process.returncode}"
+            code = process.returncode
+            report = self._reports.get((name, index))
+            cpu += float(report.get("cpu_s", 0.0)) if report else 0.0
+            instance = instance_from_report(report, name, index) or InstanceStats(name, index)
+            if instance.ended is None:  # killed before its last report: it ended now, as far as we know
+                instance.ended = time.monotonic()
+            instance.ended_how = describe_exit(code)
+            stopped_by_us = (name, index) in self._asked_to_stop and code == -signal.SIGTERM
+            if stopped_by_us:  # e.g. asked to stop before it could install its handlers
+                instance.ended_how += " (asked to stop by the run)"
+            elif code != 0 and instance.failure is None:
+                instance.failure = instance.ended_how
+            codes[f"{name}.{index}"] = 0 if stopped_by_us else (code if code is not None else -1)
             stats.instances.append(instance)
         stats.ended = time.monotonic()
         stats.child_cpu_s = cpu

@@ -18,7 +18,9 @@ class PortStats:
 
     records: int = 0
     batches: int = 0
-    errors: int = 0  # records whose processing raised (they went to the dead letters)
+    # inlets: records whose processing raised (they went to the dead letters);
+    # outlets: error results, records emitted on an ErrorOutlet (the streamlet failed them)
+    errors: int = 0
     dead_letters: int = 0  # records that went to the dead-letter topic (decode or processing failure)
     busy_seconds: float = 0.0  # inlets: time spent in ``process``; latency = busy_seconds / batches
     first_at: float = 0.0  # epoch seconds of the first batch (0: none yet); comparable across processes
@@ -52,6 +54,7 @@ class InstanceStats:
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     failure: str | None = None  # why the instance ended abnormally
+    ended_how: str | None = None  # multi-process runs: "exited with code 0", "killed by SIGKILL"
 
     def inlet(self, name: str) -> PortStats:
         return self.inlets.setdefault(name, PortStats())
@@ -68,6 +71,7 @@ class InstanceStats:
             "instance": self.instance,
             "elapsed_s": self.elapsed(),
             "failure": self.failure,
+            "ended": self.ended_how,
             "inlets": {k: vars(v) for k, v in self.inlets.items()},
             "outlets": {k: vars(v) for k, v in self.outlets.items()},
         }
@@ -75,6 +79,7 @@ class InstanceStats:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InstanceStats:
         stats = cls(data["streamlet"], data["instance"], failure=data.get("failure"))
+        stats.ended_how = data.get("ended")
         stats.inlets = {k: PortStats(**v) for k, v in data["inlets"].items()}
         stats.outlets = {k: PortStats(**v) for k, v in data["outlets"].items()}
         stats.ended = stats.started + float(data["elapsed_s"])
@@ -144,6 +149,7 @@ class PipelineStats:
             "records_in": records_in,
             "records_out": records_out,
             "errors": sum(p.errors for p in inlets.values()),
+            "error_results": sum(p.errors for p in outlets.values()),
             "dead_letters": sum(p.dead_letters for p in inlets.values()),
             "elapsed_s": seconds,
             "records_per_s": _rate(max(records_in, records_out), seconds),

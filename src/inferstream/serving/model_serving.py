@@ -65,6 +65,18 @@ class ModelServing(ServerStreamlet, Processor):
     max_batch_records = 1024
     max_in_flight = 8  # batches handed to process() at once; model calls are bounded by parallelism
 
+    @classmethod
+    def check_config(cls, config: Any) -> list[ConfigError]:
+        from inferstream.serving.checks import config_problems  # verify's path only
+
+        return config_problems(config.as_dict())
+
+    @classmethod
+    async def preflight(cls, name: str, config: Any) -> list[str]:
+        from inferstream.serving.checks import serving_preflight  # once per run, before any record
+
+        return await serving_preflight(name, config.as_dict())
+
     def __init__(self) -> None:
         self.executor: ModelExecutor | None = None
         self.batcher: MicroBatcher | None = None

@@ -19,6 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferstream.transports.kafka_log import DEBUG_CONTEXTS
+from inferstream.transports.kafka_log import install as install_broker_state_filter
+
 ConfigValue = str | int | float | bool
 
 #: Producer defaults: batching for throughput, idempotence so retries keep per-partition order.
@@ -65,6 +68,7 @@ class _DropKnownNoise(logging.Filter):
 #: librdkafka's own log lines go through Python logging (timestamps, per-instance prefixes).
 LIBRDKAFKA_LOG = logging.getLogger("inferstream.kafka.librdkafka")
 LIBRDKAFKA_LOG.addFilter(_DropKnownNoise())
+install_broker_state_filter(LIBRDKAFKA_LOG)  # a broker down or back: one line each, not one per retry
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,9 @@ class KafkaSettings:
         return cls(bootstrap, client, per_role["producer"], per_role["consumer"], per_role["admin"])
 
     def _common(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap_servers, "logger": LIBRDKAFKA_LOG, **self.client}
+        # debug=broker: the broker-state filter learns from those lines when a broker is back
+        common = {"bootstrap.servers": self.bootstrap_servers, "logger": LIBRDKAFKA_LOG}
+        return {**common, "debug": DEBUG_CONTEXTS, **self.client}
 
     def producer_config(self, client_id: str) -> dict[str, Any]:
         return {**PRODUCER_DEFAULTS, **self._common(), "client.id": client_id, **self.producer}

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from inferstream.apps.common.failed_results import failed_result_explainer
 from inferstream.apps.common.model_folders import latest_version_dir
 from inferstream.apps.fraud.evaluation import ORIGINAL_THRESHOLD
 from inferstream.apps.fraud.export import THRESHOLD_FILE, ThresholdInfo
+from inferstream.apps.fraud.ingress import EXPECTED
 from inferstream.runtime import (
     ConfigError,
     FloatParameter,
@@ -30,7 +32,8 @@ from inferstream.runtime import (
     StreamletContext,
     StringParameter,
 )
-from inferstream.schemas import SERVING_RESULT
+from inferstream.runtime.failures import ErrorOutlet
+from inferstream.schemas import SERVING_RESULT, SOURCE_REQUEST
 from inferstream.serving.port_codecs import ServingResultBatch, ServingResultsCodec
 from inferstream.tensors.avro import ServingResultGroup, encode_serving_result
 from inferstream.tensors.avro.stacked import StackedTensor
@@ -38,7 +41,9 @@ from inferstream.tensors.avro.stacked import StackedTensor
 INPUT = "transaction"
 PREDICTIONS = "predictions"
 
-THRESHOLD = FloatParameter("threshold", ORIGINAL_THRESHOLD, "error at or above which a record is fraud")
+THRESHOLD = FloatParameter(
+    "threshold", ORIGINAL_THRESHOLD, "error at or above which a record is fraud", minimum=0
+)
 THRESHOLD_FROM = StringParameter(
     "threshold-from",
     "",
@@ -147,7 +152,14 @@ class FraudDecider(Processor):
     inlet = Inlet[ServingResultBatch]("in", SERVING_RESULT, ServingResultsCodec())
     normal = Outlet[list[bytes]]("normal", SERVING_RESULT, RawCodec(SERVING_RESULT))
     fraud = Outlet[list[bytes]]("fraud", SERVING_RESULT, RawCodec(SERVING_RESULT))
-    error = Outlet[list[bytes]]("error", SERVING_RESULT, RawCodec(SERVING_RESULT))
+    # Failures: counted as error results, listed by `inferstream errors`, replayed to model-serving.
+    error = ErrorOutlet[list[bytes]](
+        "error",
+        SERVING_RESULT,
+        RawCodec(SERVING_RESULT),
+        explain=failed_result_explainer(EXPECTED),
+        replay_schema=SOURCE_REQUEST,
+    )
     parameters = (THRESHOLD, THRESHOLD_FROM, ERROR_OUTPUT)
 
     threshold: float = ORIGINAL_THRESHOLD
