@@ -50,6 +50,9 @@ def test_quick_run_writes_table_charts_and_counts_add_up(tmp_path: Path, repo_ro
         assert mode["sustained_rps"] and mode["sustained_rps"] > 0, mode["mode"]
         assert mode["latency_ms"]["p99"] is not None, mode["mode"]
         assert mode["cpu_seconds"], mode["mode"]
+    traced = [m for m in measured if m["mode"].startswith("inferstream") and m["breakdown"].get("rows")]
+    assert traced, "no stage timings were traced in any inferstream mode"
+    assert (out / "latency_breakdown.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def _run_stopping_all(command: list[str], cwd: Path, timeout: float) -> tuple[str, int]:

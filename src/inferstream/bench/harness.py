@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from inferstream.bench import breakdown
 from inferstream.bench.call_durations import model_call_durations_ms
 from inferstream.bench.features import load_features
 from inferstream.bench.kafka_probe import BrokerProbeError, Feeder, OffsetWatcher, create_topics, read_topic
@@ -38,12 +39,14 @@ from inferstream.bench.launchers import (
 )
 from inferstream.bench.machine import describe_machine
 from inferstream.bench.measure import latencies, percentiles_ms, rate_series, sustained_rate
+from inferstream.bench.memory import RssWatcher, rss_growth
 from inferstream.bench.model_setup import ensure_model
 from inferstream.bench.modes import Mode
 from inferstream.bench.nginx import NginxProxy
-from inferstream.bench.procs import ManagedProcess, ProcessFailed
+from inferstream.bench.procs import ManagedProcess, ProcessFailed, children_of
 from inferstream.bench.records import RequestFactory
 from inferstream.bench.results import BenchRun, ModeResult
+from inferstream.bench.sweep import SweepStep, measure_steps, sweep_rates
 from inferstream.devtools.kafka_broker import start_broker
 
 Status = Callable[[str], None]
@@ -64,6 +67,9 @@ class BenchSettings:
     partitions: int = 4
     replicas: int = 2
     startup_seconds: float = 180.0  # imports and group joins; minutes on a crowded 2-core machine
+    kafka_conf: list[str] = field(default_factory=list)  # KEY=VALUE librdkafka settings of the pipeline
+    latency_sweep: bool = False  # after the paced phase: offered load from 1,000/s to saturation
+    sweep_step_seconds: float = 6.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -117,7 +123,8 @@ def run_bench(settings: BenchSettings, status: Status = lambda _: None) -> Bench
             if reason is not None or fleet is None:
                 run.modes.append(ModeResult(mode.name, available=False, reason=reason))
                 continue
-            ctx = RunContext(broker.bootstrap_servers, model, work / f"m{index:02d}-{mode.name}")
+            ctx = RunContext(broker.bootstrap_servers, model, work / f"m{index:02d}-{mode.name}",
+                             settings.kafka_conf)
             try:
                 result = _run_mode(
                     mode, f"b{index:02d}-{mode.name}", ctx, fleet, proxy, factory, settings, status
@@ -161,8 +168,13 @@ def _run_mode(
     )
     watcher.start()
     pipeline: list[ManagedProcess] = []
+    paced_range = (saturated, saturated)
+    steps: list[SweepStep] = []
+    rss: RssWatcher | None = None
+    saturate_window = (0.0, 0.0)  # seconds since the RSS watcher started
     try:
         pipeline = start_pipeline(mode, topology, endpoints_for(mode, fleet, proxy), ctx)
+        rss = RssWatcher([(p.name, p.pid) for p in pipeline], children_of).start()
         status(f"{mode.name}: starting the pipeline")
         # Start-up (imports, consumer-group joins) is slow on a busy machine and is not measured.
         if not _wait_outlets(watcher, outlet_topics, 1, settings.startup_seconds, pipeline):
@@ -170,9 +182,11 @@ def _run_mode(
                 f"no record reached an outlet within {settings.startup_seconds:.0f} s of start"
             )
         status(f"{mode.name}: saturating for {settings.saturate_seconds:.0f} s")
+        saturate_window = (rss.elapsed(), 0.0)
         saturated = _saturate(
             feeder, sent, saturated, watcher, outlet_topics, min_in_flight, settings, pipeline
         )
+        saturate_window = (saturate_window[0], rss.elapsed())
         result.drained = _wait_outlets(watcher, outlet_topics, saturated, settings.drain_seconds, pipeline)
         reads = {t: read_topic(ctx.bootstrap, t) for t in outlet_topics}
         out_times = np.concatenate([r.times[r.seqs < saturated] for r in reads.values()])
@@ -189,18 +203,57 @@ def _run_mode(
             status(f"{mode.name}: pacing {paced:,} records at {rate:,.0f}/s for latency")
             sent.append(feeder.send(saturated, paced, rate=rate))
             feeder.flush()
+            paced_range = (saturated, saturated + paced)
             _wait_outlets(watcher, outlet_topics, saturated + paced, settings.latency_seconds + 15, pipeline)
+            if settings.latency_sweep:
+                _sweep(mode, feeder, sent, saturated + paced, watcher, outlet_topics, result.sustained_rps,
+                       settings, pipeline, steps, status)
     except ProcessFailed as exc:
         result.reason = str(exc).splitlines()[0]
     finally:
         for process in pipeline:
             process.stop()
+        if rss is not None:
+            rss.stop()
         watcher.stop()
         feeder.flush()
     produced_at = np.concatenate(sent)
-    _collect(result, ctx, topology, watcher, produced_at, saturated, pipeline, shared, cpu_before)
+    _collect(result, ctx, topology, watcher, produced_at, paced_range, pipeline, shared, cpu_before, steps)
+    if rss is not None:
+        result.rss_mib = rss.series
+        if saturate_window[1] > saturate_window[0]:
+            result.rss_growth = rss_growth(rss.series, saturate_window)
     result.seconds = round(time.monotonic() - began, 1)
     return result
+
+
+def _sweep(
+    mode: Mode,
+    feeder: Feeder,
+    sent: list[npt.NDArray[np.float64]],
+    first_seq: int,
+    watcher: OffsetWatcher,
+    outlet_topics: list[str],
+    max_rps: float,
+    settings: BenchSettings,
+    pipeline: list[ManagedProcess],
+    steps: list[SweepStep],
+    status: Status,
+) -> None:
+    """Pace each rate of the sweep for a step; stop after a step the pipeline could not keep up with."""
+    seq = first_seq
+    for rate in sweep_rates(max_rps):
+        count = max(1, int(rate * settings.sweep_step_seconds))
+        status(f"{mode.name}: latency sweep at {rate:,.0f}/s")
+        step = SweepStep(rate, seq, count)
+        sent.append(feeder.send(seq, count, rate=rate))
+        feeder.flush()
+        seq += count
+        steps.append(step)
+        wait = settings.sweep_step_seconds + 20
+        step.caught_up = _wait_outlets(watcher, outlet_topics, seq, wait, pipeline)
+        if not step.caught_up:
+            break
 
 
 def _saturate(
@@ -253,10 +306,11 @@ def _collect(
     topology: Topology,
     watcher: OffsetWatcher,
     produced_at: npt.NDArray[np.float64],
-    backlog: int,
+    paced_range: tuple[int, int],
     pipeline: list[ManagedProcess],
     shared: list[ManagedProcess],
     cpu_before: dict[str, float],
+    steps: list[SweepStep],
 ) -> None:
     result.records_in = int(produced_at.size)
     reads = {name: read_topic(ctx.bootstrap, topic) for name, topic in topology.outlets.items()}
@@ -266,10 +320,26 @@ def _collect(
     seqs = np.concatenate([r.seqs for r in reads.values()])
     times = np.concatenate([r.times for r in reads.values()])
     result.duplicates = int(seqs.size - np.unique(seqs).size)
-    paced = result.records_in - backlog
+    backlog, paced = paced_range[0], paced_range[1] - paced_range[0]
     if paced > 0:
         result.latency_ms = percentiles_ms(latencies(produced_at, seqs, times, backlog, paced))
+    if steps:
+        measure_steps(steps, produced_at, seqs, times)
+        result.sweep = [step.to_json() for step in steps]
     results_read = read_topic(ctx.bootstrap, topology.results, sample_values=2000)
+    traces = breakdown.load_traces(ctx.workdir / "stage-times")
+    if traces and paced > 0:
+        input_read = read_topic(ctx.bootstrap, topology.input)
+        size = int(produced_at.size)
+        stages = [
+            breakdown.StageSpec("model-serving", breakdown.produce_times(produced_at),
+                                breakdown.seq_times([results_read], size)),
+            breakdown.StageSpec("fraud-decider", breakdown.seq_times([results_read], size),
+                                breakdown.seq_times(list(reads.values()), size)),
+        ]
+        by_topic = {topology.input: input_read, topology.results: results_read}
+        per_stage = breakdown.stage_breakdowns(traces, by_topic, stages, paced_range)
+        result.breakdown = breakdown.summarize(per_stage)
     result.model_call_ms = percentiles_ms(model_call_durations_ms(results_read.values_sample) / 1000.0)
     result.cpu_seconds = {p.name: round(p.cpu_seconds(), 2) for p in pipeline}
     for process in pipeline:

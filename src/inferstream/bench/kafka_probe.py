@@ -207,12 +207,14 @@ class OffsetWatcher:
 
 @dataclass
 class TopicRead:
-    """Tags and broker timestamps (s) of the records on one topic."""
+    """Tags, broker timestamps (s) and positions of the records on one topic."""
 
     seqs: npt.NDArray[np.int64]
     times: npt.NDArray[np.float64]
     untagged: int
     values_sample: list[bytes]
+    partitions: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    offsets: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def read_topic(bootstrap: str, topic: str, sample_values: int = 0, timeout: float = 120.0) -> TopicRead:
@@ -235,6 +237,7 @@ def read_topic(bootstrap: str, topic: str, sample_values: int = 0, timeout: floa
         consumer.assign([p for p in parts if ends[p.partition] > 0])
         seqs: list[int] = []
         times: list[float] = []
+        positions: list[tuple[int, int]] = []
         untagged = 0
         sample: list[bytes] = []
         every = max(1, total // sample_values) if sample_values else 0
@@ -255,12 +258,15 @@ def read_topic(bootstrap: str, topic: str, sample_values: int = 0, timeout: floa
                     continue
                 seqs.append(seq)
                 times.append(msg.timestamp()[1] / 1000.0)
+                positions.append((partition, offset))
                 if every and seen % every == 0:
                     sample.append(value)
         if seen < total:
             raise BrokerProbeError(f"{topic}: read {seen} of {total} records within {timeout:.0f} s")
+        where = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
         return TopicRead(
-            np.asarray(seqs, dtype=np.int64), np.asarray(times, dtype=np.float64), untagged, sample
+            np.asarray(seqs, dtype=np.int64), np.asarray(times, dtype=np.float64), untagged, sample,
+            where[:, 0].astype(np.int32), where[:, 1],
         )
     finally:
         consumer.close()

@@ -18,10 +18,13 @@ from inferstream.bench.blueprints import MODEL_SERVING, OUTLETS, app_name, fraud
 from inferstream.bench.modes import Mode
 from inferstream.bench.nginx import NginxMissing, NginxProxy, ProxyPlan, find_nginx
 from inferstream.bench.procs import ManagedProcess
+from inferstream.observability.stage_times import ENV_EVERY as STAGE_TIMES_EVERY
+from inferstream.observability.stage_times import ENV_FOLDER as STAGE_TIMES_FOLDER
 
 REPO = Path(__file__).resolve().parents[3]
 QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
 QUIX_PEER = REPO / "benchmarks" / "peers" / "quix_fraud.py"
+HANDWRITTEN_PEER = QUIX_PEER.with_name("handwritten_fraud.py")  # runs in the peers' .venv-quix too
 # Not "-m inferstream.cli.main": verbs register on the imported module, not on __main__.
 INFERSTREAM = [sys.executable, "-c", "from inferstream.cli.main import main; main()"]
 
@@ -46,7 +49,7 @@ class Topology:
     def for_mode(cls, mode: Mode, prefix: str) -> Topology:
         outlets = {o: f"{prefix}.{o}" for o in OUTLETS}
         source, results = f"{prefix}.card-records", f"{prefix}.ml-results"
-        if mode.engine == "quix":
+        if mode.peer:
             serving, decider = f"{prefix}.model-serving", f"{prefix}.decider"
         else:  # the runtime names a group <app>.<streamlet>.<inlet>
             app = app_name(prefix)
@@ -188,13 +191,16 @@ class RunContext:
     bootstrap: str
     model: FraudModel
     workdir: Path
+    kafka_conf: list[str] = field(default_factory=list)  # KEY=VALUE, e.g. producer.linger.ms=0
 
 
 def pipeline_unavailable(mode: Mode) -> str | None:
     """Why ``mode``'s pipeline cannot run in this tree, or None."""
-    if mode.engine == "quix":
+    if mode.peer:
         if mode.access == "client-lb":
-            return "the Quix peer calls one address; client-side balancing is inferstream's"
+            return "the peers call one address; client-side balancing is inferstream's"
+        if mode.engine == "handwritten" and mode.protocol != "grpc":
+            return "the hand-written peer calls TF Serving over gRPC only"
         if not QUIX_PYTHON.exists():
             return "the Quix Streams virtualenv is missing: run benchmarks/peers/install.sh"
         return None
@@ -205,15 +211,17 @@ def pipeline_unavailable(mode: Mode) -> str | None:
     return None
 
 
-def start_quix(mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext) -> list[ManagedProcess]:
-    """The Quix peer: ``mode.instances`` model-serving processes in one group, and one decider."""
+def start_peer(mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext) -> list[ManagedProcess]:
+    """A peer (Quix or hand-written): ``mode.instances`` model-serving processes in one group, one decider."""
     server = endpoints.grpc[0] if mode.protocol == "grpc" else endpoints.rest[0]
+    script = QUIX_PEER if mode.engine == "quix" else HANDWRITTEN_PEER
+    protocol = ["--protocol", mode.protocol] if mode.engine == "quix" else []
     serving_group, decider_group = (topology.groups[s][0] for s in ("model-serving", "decider"))
     processes = []
     for index in range(mode.instances):
         argv = [
             str(QUIX_PYTHON),
-            str(QUIX_PEER),
+            str(script),
             "model-serving",
             "--broker",
             ctx.bootstrap,
@@ -223,19 +231,18 @@ def start_quix(mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunCon
             topology.input,
             "--output",
             topology.results,
-            "--protocol",
-            mode.protocol,
+            *protocol,
             "--server",
             server,
             "--model",
             ctx.model.name,
         ]
-        processes.append(
-            ManagedProcess(f"quix-model-serving-{index}", argv, ctx.workdir / f"quix-ms-{index}.log")
-        )
+        processes.append(ManagedProcess(
+            f"{mode.engine}-model-serving-{index}", argv, ctx.workdir / f"{mode.engine}-ms-{index}.log"
+        ))
     decider = [
         str(QUIX_PYTHON),
-        str(QUIX_PEER),
+        str(script),
         "decider",
         "--broker",
         ctx.bootstrap,
@@ -252,7 +259,8 @@ def start_quix(mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunCon
         "--threshold",
         str(ctx.model.threshold),
     ]
-    processes.append(ManagedProcess("quix-decider", decider, ctx.workdir / "quix-decider.log"))
+    log = ctx.workdir / f"{mode.engine}-decider.log"
+    processes.append(ManagedProcess(f"{mode.engine}-decider", decider, log))
     return [p.start() for p in processes]
 
 
@@ -280,7 +288,13 @@ def start_inferstream(
         "--summary-json",
         str(ctx.workdir / "summary.json"),
     ]
-    env = {"INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap}
+    argv += [a for setting in ctx.kafka_conf for a in ("--conf", f"transports.kafka.{setting}")]
+    env = {
+        "INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap,
+        # Every other consumed batch of each instance is traced (the per-stage breakdown).
+        STAGE_TIMES_FOLDER: str(ctx.workdir / "stage-times"),
+        STAGE_TIMES_EVERY: "2",
+    }
     process = ManagedProcess("inferstream-run", argv, ctx.workdir / "run.log", env=env, cwd=REPO)
     return [process.start()]
 
@@ -288,6 +302,6 @@ def start_inferstream(
 def start_pipeline(
     mode: Mode, topology: Topology, endpoints: Endpoints, ctx: RunContext
 ) -> list[ManagedProcess]:
-    if mode.engine == "quix":
-        return start_quix(mode, topology, endpoints, ctx)
+    if mode.peer:
+        return start_peer(mode, topology, endpoints, ctx)
     return start_inferstream(mode, topology, endpoints, ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Engine = Literal["inferstream", "quix"]
+Engine = Literal["inferstream", "quix", "handwritten"]
 Protocol = Literal["grpc", "rest"]
 Access = Literal["direct", "client-lb", "proxy"]
 Style = Literal["batched", "original"]
@@ -37,6 +37,11 @@ class Mode:
         """One record per call: expect hundreds, not tens of thousands, of records per second."""
         return self.engine == "quix" or self.style == "original"
 
+    @property
+    def peer(self) -> bool:
+        """Not inferstream: the same pipeline written another way (``benchmarks/peers/``)."""
+        return self.engine != "inferstream"
+
 
 def quick_modes() -> list[Mode]:
     """A smoke run: the headline mode, the original's style and the peer."""
@@ -44,6 +49,7 @@ def quick_modes() -> list[Mode]:
         Mode("inferstream", "grpc"),
         Mode("inferstream", "grpc", style="original"),
         Mode("quix", "grpc"),
+        Mode("handwritten", "grpc"),
     ]
 
 
@@ -60,4 +66,5 @@ def full_modes(replicas: int = 2) -> list[Mode]:
         modes.append(Mode("inferstream", "grpc", "client-lb", replicas, instances))
     modes.append(Mode("quix", "grpc"))
     modes.append(Mode("quix", "rest"))
+    modes.append(Mode("handwritten", "grpc"))
     return modes

@@ -52,6 +52,11 @@ def labelled_descendants_cpu(pid: int) -> dict[str, float]:
     return found
 
 
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (all its threads' children)."""
+    return _children(pid)
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     task_dir = Path(f"/proc/{pid}/task")

@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt
 
+from inferstream.bench import breakdown, sweep
 from inferstream.bench.goals import check_goals, goals_table
 from inferstream.bench.results import BenchRun, ModeResult
 
@@ -26,7 +27,36 @@ def write_outputs(run: BenchRun, out: Path) -> list[Path]:
     results.write_text(json.dumps(data, indent=2) + "\n")
     table = out / "table.md"
     table.write_text(markdown_table(run) + "\n")
-    return [results, table, *write_charts(run, out)]
+    return [results, table, *write_charts(run, out), *_extra_charts(run, out)]
+
+
+def _extra_charts(run: BenchRun, out: Path) -> list[Path]:
+    measured = [r for r in run.modes if r.available]
+    written = [
+        breakdown.write_chart({r.mode: r.breakdown for r in measured if r.breakdown},
+                              out / "latency_breakdown.png"),
+        sweep.write_chart({r.mode: r.sweep for r in measured if r.sweep}, out / "latency_sweep.png"),
+    ]
+    return [p for p in written if p is not None]
+
+
+def _details(run: BenchRun) -> list[str]:
+    """Below the main table: each mode's latency breakdown, sweep and memory."""
+    lines: list[str] = []
+    for r in (m for m in run.modes if m.available):
+        if r.breakdown:
+            lines += ["", breakdown.markdown(r.breakdown, r.mode)]
+        if r.sweep:
+            lines += ["", f"Latency sweep — {r.mode}:", "",
+                      "| offered records/s | p50 ms | p99 ms | kept up |", "|---:|---:|---:|---|"]
+            lines += [f"| {s['offered_rps']:,.0f} | {_fmt(s['p50_ms'], 1)} | {_fmt(s['p99_ms'], 1)} "
+                      f"| {'yes' if s['caught_up'] else 'no'} |" for s in r.sweep]
+        if r.rss_growth:
+            lines += ["", f"RSS over the saturated phase — {r.mode} (MiB; first vs last fifth):", "",
+                      "| process | early | late | change | max |", "|---|---:|---:|---:|---:|"]
+            lines += [f"| {name} | {g['early_mib']:,.1f} | {g['late_mib']:,.1f} | {g['change_pct']:+.1f} % "
+                      f"| {g['max_mib']:,.1f} |" for name, g in r.rss_growth.items()]
+    return lines
 
 
 def _fmt(value: float | None, digits: int = 0) -> str:
@@ -71,7 +101,7 @@ def markdown_table(run: BenchRun) -> str:
             f"| {r.mode} | {rate} | {latency} | {call} | {counts} "
             f"| {pipeline_cpu:.1f} / {server_cpu:.1f} | {lag:,} |"
         )
-    lines += ["", "Goals of the issue:", "", goals_table(run)]
+    lines += ["", "Goals of the issue:", "", goals_table(run), *_details(run)]
     if run.notes:
         lines += ["", *[f"- {note}" for note in run.notes]]
     return "\n".join(lines)

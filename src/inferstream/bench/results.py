@@ -25,6 +25,10 @@ class ModeResult:
     max_lag: dict[str, int] = field(default_factory=dict)
     throughput_series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     lag_series: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    breakdown: dict[str, Any] = field(default_factory=dict)  # per-stage latency of sampled records
+    sweep: list[dict[str, Any]] = field(default_factory=list)  # --latency-sweep steps
+    rss_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # per process
+    rss_growth: dict[str, dict[str, float]] = field(default_factory=dict)  # over the saturated phase
     seconds: float = 0.0
 
     @property

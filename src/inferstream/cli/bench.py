@@ -33,6 +33,22 @@ def bench(
     latency_seconds: Annotated[
         float | None, typer.Option(min=1.0, help="Length of the paced latency phase per mode.")
     ] = None,
+    kafka_conf: Annotated[
+        list[str],
+        typer.Option(
+            "--kafka-conf",
+            help="A librdkafka setting of the pipeline under test, KEY=VALUE with a producer./consumer. "
+            "prefix for one role, e.g. producer.linger.ms=0 (repeatable).",
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    latency_sweep: Annotated[
+        bool,
+        typer.Option(
+            "--latency-sweep",
+            help="After each mode's paced phase, pace from 1,000 records/s up to its saturation rate "
+            "in steps; p50/p99 per step and latency_sweep.png.",
+        ),
+    ] = False,
     replicas: Annotated[
         int, typer.Option(min=1, help="Model-server replicas for balancing and proxy modes.")
     ] = 2,
@@ -72,6 +88,8 @@ def bench(
         drain_seconds=20.0 if quick else 30.0,
         latency_seconds=latency_seconds or (4.0 if quick else 10.0),
         replicas=replicas,
+        latency_sweep=latency_sweep,
+        kafka_conf=list(kafka_conf),
     )
     started = time.monotonic()
     with Progress(
