@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,22 +13,47 @@ from rich.table import Table
 
 from inferstream.cli.main import app, console
 
+if TYPE_CHECKING:
+    from inferstream.server.versions import ModelSource
 
-def _parse_models(specs: list[str], repository: Path | None) -> dict[str, Path]:
+
+def _parse_models(specs: list[str], repository: Path | None) -> dict[str, str]:
     from inferstream.server.repository import ModelRepository
 
-    models: dict[str, Path] = {}
+    models: dict[str, str] = {}
     if repository is not None:
-        models.update(ModelRepository.scan(repository))
+        models.update({name: str(path) for name, path in ModelRepository.scan(repository).items()})
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
-            hint = f"{spec!r}: write NAME=PATH, e.g. fraud=models/fraud"
+            hint = f"{spec!r}: write NAME=URI, e.g. fraud=models/fraud or fraud=s3://bucket/fraud"
             raise typer.BadParameter(hint, param_hint="--model")
-        models[name] = Path(path)
-    if not models:
-        raise typer.BadParameter("give at least one --model NAME=PATH or a --model-repository folder")
+        models[name] = path
     return models
+
+
+def _model_sources(
+    specs: list[str], repository: Path | None, config_file: Path | None, policy: str
+) -> list[ModelSource]:
+    from inferstream.server.app import model_sources
+    from inferstream.server.model_config import ModelConfigError, read_model_config
+    from inferstream.server.versions import VersionPolicy
+
+    try:
+        chosen = VersionPolicy.parse(policy)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--version-policy") from None
+    sources = model_sources(_parse_models(specs, repository), chosen)
+    if config_file is not None:
+        try:
+            sources.extend(read_model_config(config_file))
+        except ModelConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--model-config-file") from None
+    if not sources:
+        raise typer.BadParameter(
+            "give at least one --model NAME=URI, a --model-repository folder or a --model-config-file"
+        )
+    return sources
 
 
 @app.command("serve")
@@ -38,10 +63,25 @@ def serve(
         typer.Option(
             "--model",
             "-m",
-            help="NAME=PATH of a model to serve; PATH holds version folders <n>/ (TF Serving layout) "
-            "or is itself a SavedModel folder, .onnx or .joblib file. Repeat for several models.",
+            help="NAME=URI of a model to serve: a path, file:// or s3://bucket/prefix holding version "
+            "folders <n>/ or archives <n>.zip|.tar.gz (TF Serving layout), or itself a model "
+            "(SavedModel folder, .onnx, .joblib, archive). Repeat for several models.",
         ),
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    model_config_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="TF Serving model config (text format of ModelServerConfig): models with base_path, "
+            "model_version_policy and version_labels. Its policy default is TF Serving's: latest 1."
+        ),
+    ] = None,
+    version_policy: Annotated[
+        str,
+        typer.Option(
+            help="Versions to serve of each --model: latest, latest:N, all or specific:1,2 "
+            "(TF Serving's policies; the highest serving version answers requests naming none)."
+        ),
+    ] = "all",
     model_repository: Annotated[
         Path | None, typer.Option(help="Serve every model folder under this root: <root>/<model>/<version>/")
     ] = None,
@@ -71,7 +111,14 @@ def serve(
     ] = 65_536,
     inference_threads: Annotated[int, typer.Option(min=1, help="Threads running model calls.")] = 2,
     poll_seconds: Annotated[
-        float, typer.Option(min=0, help="Look for new version folders this often and serve them (0: never).")
+        float,
+        typer.Option(
+            "--poll-seconds",
+            "--file-system-poll-wait-seconds",
+            min=0,
+            help="Look at each model's base (local or S3) this often; load new versions beside the old, "
+            "switch when they pass the checks, unload the old (0: never).",
+        ),
     ] = 0.0,
     max_request_mb: Annotated[
         float, typer.Option(min=0.01, help="Largest accepted request body, in MiB.")
@@ -89,8 +136,14 @@ def serve(
     from inferstream.server.app import BoundPorts, ModelServer, serve_until_stopped
     from inferstream.server.settings import BatchingSettings, ServerSettings
 
-    models = _parse_models(model, model_repository)
+    sources = _model_sources(model, model_repository, model_config_file, version_policy)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import os
+
+    from inferstream.observability.tracing import configure_tracing
+
+    # continue callers' traces when OTEL_EXPORTER_OTLP_ENDPOINT names a collector (off otherwise)
+    configure_tracing(os.environ.get("OTEL_SERVICE_NAME", "inferstream-serve"))
     settings = ServerSettings(
         host=host,
         rest_port=port,
@@ -106,7 +159,7 @@ def serve(
             max_queued_rows=max_queued_rows,
         ),
     )
-    status = console.status(f"Loading {len(models)} model(s)…")
+    status = console.status(f"Loading {len(sources)} model(s)…")
     status.start()
 
     def on_ready(ports: BoundPorts, server: ModelServer) -> None:
@@ -132,7 +185,7 @@ def serve(
         console.print("Ctrl-C stops the server.")
 
     try:
-        asyncio.run(serve_until_stopped(settings, models, ready_file, on_ready))
+        asyncio.run(serve_until_stopped(settings, sources, ready_file, on_ready))
     except ModelLoadError as exc:
         status.stop()
         console.print(f"[red]Cannot load models:[/red] {exc}")

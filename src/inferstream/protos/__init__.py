@@ -52,6 +52,9 @@ from inferstream.protos.gen.tensorflow_serving.apis import (
     prediction_service_pb2_grpc as _prediction_service_pb2_grpc,
 )
 from inferstream.protos.gen.tensorflow_serving.apis import regression_pb2 as _regression_pb2
+from inferstream.protos.gen.tensorflow_serving.config import (
+    model_server_config_pb2 as _model_server_config_pb2,
+)
 from inferstream.protos.gen.tensorflow_serving.util import status_pb2 as _status_pb2
 
 POOL: Any = _pool.POOL
@@ -81,6 +84,7 @@ model_service_pb2: Any = _model_service_pb2
 model_service_pb2_grpc: Any = _model_service_pb2_grpc
 prediction_service_pb2: Any = _prediction_service_pb2
 prediction_service_pb2_grpc: Any = _prediction_service_pb2_grpc
+model_server_config_pb2: Any = _model_server_config_pb2
 
 # Seldon Core v1 (package ``seldon.protos``)
 seldon_pb2: Any = prediction_pb2
@@ -102,6 +106,7 @@ __all__ = [
     "input_pb2",
     "meta_graph_pb2",
     "model_pb2",
+    "model_server_config_pb2",
     "model_service_pb2",
     "model_service_pb2_grpc",
     "predict_pb2",

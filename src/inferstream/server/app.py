@@ -2,7 +2,7 @@
 
 From Python (tests, the demo, benchmarks)::
 
-    server = ModelServer(ServerSettings(rest_port=0, grpc_port=0), {"fraud": Path("models/fraud")})
+    server = ModelServer(ServerSettings(rest_port=0, grpc_port=0), {"fraud": "s3://bucket/fraud"})
     ports = await server.start()          # BoundPorts(rest=..., grpc=...)
     ...
     await server.stop()
@@ -19,17 +19,19 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from inferstream.models import ModelLoadError
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.repository import ModelRepository
 from inferstream.server.rest import build_rest_app
 from inferstream.server.settings import ServerSettings
+from inferstream.server.versions import ModelSource, VersionManager, VersionPolicy
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +46,41 @@ class BoundPorts:
         return {"host": self.host, "rest_port": self.rest, "grpc_port": self.grpc, "pid": os.getpid()}
 
 
+ModelsArg = Mapping[str, str | Path] | Sequence[ModelSource]
+
+
+def model_sources(models: ModelsArg, policy: VersionPolicy | None = None) -> list[ModelSource]:
+    """``{name: base URI}`` (served with ``policy``, default all versions) or ModelSources as they are."""
+    if isinstance(models, Mapping):
+        chosen = policy or VersionPolicy("all")
+        return [ModelSource(name, str(base), chosen) for name, base in models.items()]
+    return list(models)
+
+
 class ModelServer:
-    def __init__(self, settings: ServerSettings, models: Mapping[str, Path]) -> None:
+    def __init__(
+        self, settings: ServerSettings, models: ModelsArg, policy: VersionPolicy | None = None
+    ) -> None:
         self.settings = settings
-        self.models = dict(models)
+        self.sources = model_sources(models, policy)
         self.dataplane: DataPlane | None = None
+        self.versions: VersionManager | None = None
         self._runner: web.AppRunner | None = None
         self._grpc: Any = None
         self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> BoundPorts:
-        """Load every model (ModelLoadError if one fails), then bind; returns the ports really bound."""
+        """Load every model (ModelLoadError if one has no version to serve), then bind."""
         s = self.settings
-        repository = await asyncio.to_thread(ModelRepository.load, self.models, s.onnx_threads)
+        repository = ModelRepository()
         self.dataplane = DataPlane(repository, s.batching, s.inference_threads)
+        self.versions = VersionManager(repository, self.sources, s.onnx_threads, self.dataplane.unload)
+        failures = await self.versions.sync()
+        idle = [src.name for src in self.sources if not repository.serving(src.name)]
+        if idle:
+            await self.dataplane.close()
+            reasons = "; ".join(failures) or f"no version found for {', '.join(idle)}"
+            raise ModelLoadError(reasons)
         self._runner = web.AppRunner(build_rest_app(self.dataplane, s.max_request_bytes), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, s.rest_port)
@@ -75,18 +98,11 @@ class ModelServer:
         return BoundPorts(s.host, rest_port, grpc_port)
 
     async def _poll_for_new_versions(self, every: float) -> None:
-        assert self.dataplane is not None
-        repository = self.dataplane.repository
+        assert self.versions is not None
         while True:
             await asyncio.sleep(every)
-            found, failures = await asyncio.to_thread(
-                repository.load_new_versions, self.models, self.settings.onnx_threads
-            )
-            for entry in found:
-                repository.add(entry)  # on the loop thread: requests never see a half-updated registry
-                log.info("serving model %r version %d (%s)", entry.name, entry.version, entry.model.path)
-            for reason in failures:  # retried on the next poll; a version may still be being written
-                log.warning("cannot load a new version: %s", reason)
+            for reason in await self.versions.sync():  # logged; the status endpoints show it too
+                log.warning("cannot serve a new version: %s", reason)
 
     async def stop(self) -> None:
         if self._poller is not None:
@@ -97,18 +113,21 @@ class ModelServer:
             await self._grpc.stop(grace=1.0)
         if self._runner is not None:
             await self._runner.cleanup()
-        if self.dataplane is not None:
+        if self.versions is not None:
+            await self.versions.close()
+        if self.dataplane is not None and self.dataplane.live():
             await self.dataplane.close()
 
 
 async def serve_until_stopped(
     settings: ServerSettings,
-    models: Mapping[str, Path],
+    models: ModelsArg,
     ready_file: Path | None = None,
     on_ready: Callable[[BoundPorts, ModelServer], None] | None = None,
+    policy: VersionPolicy | None = None,
 ) -> None:
     """Run the server until SIGINT/SIGTERM; write the bound ports to ``ready_file`` when serving."""
-    server = ModelServer(settings, models)
+    server = ModelServer(settings, models, policy)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

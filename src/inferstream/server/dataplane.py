@@ -54,9 +54,9 @@ class DataPlane:
     def ready(self) -> bool:
         return not self._closed and bool(self.repository.names())
 
-    def resolve(self, name: str, version: int | None = None) -> ModelVersion:
-        """The requested version of a model, the highest when ``version`` is None (NOT_FOUND if none)."""
-        return self.repository.resolve(name, version)
+    def resolve(self, name: str, version: int | None = None, label: str | None = None) -> ModelVersion:
+        """The requested version of a model (by number or label), the highest when neither is given."""
+        return self.repository.resolve(name, version, label)
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every loaded version of a model, highest first (NOT_FOUND if the model is unknown)."""
@@ -105,6 +105,20 @@ class DataPlane:
         if self._closed:
             raise ServerError(ErrorKind.UNAVAILABLE, "the server is shutting down")
         entry = self.resolve(name, version)
+        entry.in_flight.enter()  # the version is unloaded only once every request on it is done
+        try:
+            return await self._predict_on(entry, inputs, signature_name, output_names)
+        finally:
+            entry.in_flight.leave()
+
+    async def _predict_on(
+        self,
+        entry: ModelVersion,
+        inputs: Mapping[str, npt.NDArray[Any]],
+        signature_name: str,
+        output_names: Sequence[str],
+    ) -> PredictResult:
+        name = entry.name
         signature = self.signature(entry, signature_name)
         known_outputs = [spec.name for spec in signature.outputs]
         for output in output_names:
@@ -156,6 +170,11 @@ class DataPlane:
             )
             self._batchers[key] = batcher
         return batcher
+
+    async def unload(self, entry: ModelVersion) -> None:
+        """Close the batchers of a version that no longer serves (its requests are all done)."""
+        keys = [k for k in self._batchers if k[:2] == (entry.name, entry.version)]
+        await asyncio.gather(*(self._batchers.pop(k).close() for k in keys))
 
     async def close(self) -> None:
         self._closed = True

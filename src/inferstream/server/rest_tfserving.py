@@ -37,14 +37,13 @@ def _json(payload: Any, status: int = 200, arrays: Iterable[npt.NDArray[Any]] = 
     return web.Response(body=jsonio.dumps(payload, arrays), status=status, content_type="application/json")
 
 
-def _parse_path(tail: str) -> tuple[str, int | None, str, bool]:
+def _parse_path(tail: str) -> tuple[str, int | None, str | None, str, bool]:
+    """(model, version, version label, verb, metadata?) of a /v1/models/ path."""
     match = _PATH.match(tail)
     if match is None:
         raise not_found(f"unknown path /v1/models/{tail}")
-    if match["label"]:
-        raise not_found(f"version label {match['label']!r} is not configured; use /versions/<n>")
     version = int(match["version"]) if match["version"] else None
-    return match["name"], version, match["verb"] or "", bool(match["metadata"])
+    return match["name"], version, match["label"], match["verb"] or "", bool(match["metadata"])
 
 
 class TfServingRest:
@@ -64,14 +63,18 @@ class TfServingRest:
         ]
 
     async def post(self, request: web.Request) -> web.Response:
-        name, version, verb, metadata = _parse_path(request.match_info["tail"])
+        name, version, label, verb, metadata = _parse_path(request.match_info["tail"])
         if verb != "predict" or metadata:
             raise not_found(f"unsupported method {verb or 'POST'!r}; this server answers :predict")
+        if label:
+            version = self.dataplane.resolve(name, label=label).version
         payload, outputs = await self.predict(name, version, await request.read())
         return _json(payload, arrays=outputs.values())
 
     async def get(self, request: web.Request) -> web.Response:
-        name, version, verb, metadata = _parse_path(request.match_info["tail"])
+        name, version, label, verb, metadata = _parse_path(request.match_info["tail"])
+        if label:
+            version = self.dataplane.resolve(name, label=label).version
         if verb:
             raise web.HTTPMethodNotAllowed("GET", ["POST"], text=json.dumps({"error": f":{verb} needs POST"}))
         if metadata:
@@ -103,13 +106,22 @@ class TfServingRest:
     # ---- status and metadata -------------------------------------------------------------------
 
     def status(self, name: str, version: int | None) -> dict[str, Any]:
-        if version is None:
-            entries = self.dataplane.versions(name)
-        else:
-            entries = [self.dataplane.resolve(name, version)]
-        ok = {"error_code": "OK", "error_message": ""}
-        states = [{"version": str(e.version), "state": "AVAILABLE", "status": ok} for e in entries]
-        return {"model_version_status": states}
+        """Every version's state (AVAILABLE, LOADING, UNLOADING, END), failed ones with the reason."""
+        states = self.dataplane.repository.states(name)
+        if version is not None:
+            states = [s for s in states if s.version == version]
+            if not states:
+                self.dataplane.resolve(name, version)  # raises NOT_FOUND naming what serves
+        return {
+            "model_version_status": [
+                {
+                    "version": str(s.version),
+                    "state": s.state,
+                    "status": {"error_code": "UNKNOWN" if s.error else "OK", "error_message": s.error},
+                }
+                for s in states
+            ]
+        }
 
     def metadata(self, name: str, version: int | None) -> dict[str, Any]:
         entry = self.dataplane.resolve(name, version)
