@@ -50,6 +50,17 @@ def _seconds(text: str | None, option: str) -> float | None:
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
+def _colocated(values: list[str], streamlets: dict[str, Any]) -> list[list[str]]:
+    """``--colocate a,b,c`` (repeatable) -> groups of streamlet names that share one process each."""
+    groups = [[name.strip() for name in value.split(",") if name.strip()] for value in values]
+    for name in (n for group in groups for n in group):
+        if name not in streamlets:
+            raise typer.BadParameter(f"{name!r} is not a streamlet of the blueprint", param_hint="--colocate")
+        if streamlets[name].cls.kind == "ingress":
+            raise typer.BadParameter(f"{name!r} is an ingress (own process)", param_hint="--colocate")
+    return groups
+
+
 def _instances(values: list[str]) -> list[tuple[str, int]]:
     chosen = []
     for value in values:
@@ -110,6 +121,13 @@ def run(
         list[str] | None, typer.Option(help="Run only <streamlet>:<index> (repeatable; used per process).")
     ] = None,
     drain: Annotated[bool, typer.Option(help="Wait for every topic to be consumed before stopping.")] = True,
+    colocate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="kafka: these streamlets' instances share one process, e.g. "
+            "--colocate fraud-decider,normal-counter (repeatable; topics stay between them)."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Live table of counts (on a terminal).")] = True,
     max_error_ratio: MaxErrorRatioOption = DEFAULT_RATIO,
     preflight: PreflightOption = True,
@@ -164,6 +182,7 @@ def run(
             run_for=seconds,
             drain_timeout=drain_seconds,
             control=at is not None,
+            colocate=_colocated(colocate or [], plan.streamlets),
         )
         stats, codes = asyncio.run(_run_processes(children, chosen, at, transport))
         failed = {k: v for k, v in codes.items() if v != 0}

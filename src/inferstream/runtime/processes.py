@@ -49,6 +49,7 @@ class ProcessRunner:
         write: Callable[[str], None] | None = None,
         stop_timeout: float = 30.0,
         control: bool = False,
+        colocate: Sequence[Sequence[str]] = (),
     ) -> None:
         """``child_options``: what every child gets besides the blueprint and transport (--conf...);
         ``control``: every child serves its live counters on a free loopback port (for the console)."""
@@ -69,6 +70,15 @@ class ProcessRunner:
         self._readers: list[asyncio.Task[None]] = []
         self._ready: dict[tuple[str, int], asyncio.Event] = {}
         self.ready_timeout = 60.0
+        # Streamlets whose instances share one process (tiny stages need not cost a process each;
+        # their topics stay between them). An ingress keeps its own: it ends first.
+        for names in colocate:
+            for name in names:
+                if name not in plan.streamlets:
+                    raise ValueError(f"colocate: {name!r} is not a streamlet of {plan.app}")
+                if plan.streamlets[name].cls.kind == "ingress":
+                    raise ValueError(f"colocate: {name!r} is an ingress; an ingress runs in its own process")
+        self.colocate = [list(names) for names in colocate]
         self._reports: dict[tuple[str, int], dict[str, Any]] = {}  # each child's latest counts
         self._asked_to_stop: set[tuple[str, int]] = set()  # SIGTERM from us is not a failure
 
@@ -78,20 +88,30 @@ class ProcessRunner:
     def install_signal_handlers(self) -> None:
         install_stop_handlers(self.stop)
 
+    def _members(self, key: tuple[str, int]) -> list[tuple[str, int]]:
+        """The instances that run in one process with ``key`` (itself alone unless co-located)."""
+        names = next((group for group in self.colocate if key[0] in group), [key[0]])
+        return [(n, i) for n in names for i in range(self.plan.streamlets[n].instances)]
+
     async def _spawn(self, streamlet: str, index: int) -> None:
-        command = [*self.child_args, "--instance", f"{streamlet}:{index}"]
+        members = self._members((streamlet, index))
+        running = [self.children[k] for k in members if k in self.children]
+        if any(p.returncode is None for p in running):
+            return  # its process runs already (co-located, started or restarted for another member)
+        instances = [a for name, i in members for a in ("--instance", f"{name}:{i}")]
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            *self.child_args, *instances, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
-        self.children[(streamlet, index)] = process
-        ready = self._ready[(streamlet, index)] = asyncio.Event()
+        ready = asyncio.Event()
+        for key in members:
+            self.children[key] = process
+            self._ready[key] = ready
         assert process.stdout is not None
-        prefix = f"[{streamlet}.{index}] "
-        reader = self._prefix(prefix, process.stdout, ready, (streamlet, index))
-        self._readers.append(asyncio.create_task(reader))
+        prefix = "[" + "+".join(f"{name}.{i}" for name, i in members) + "] "
+        self._readers.append(asyncio.create_task(self._prefix(prefix, process.stdout, ready, members)))
 
     async def _prefix(
-        self, prefix: str, stream: asyncio.StreamReader, ready: asyncio.Event, key: tuple[str, int]
+        self, prefix: str, stream: asyncio.StreamReader, ready: asyncio.Event, keys: list[tuple[str, int]]
     ) -> None:
         async for raw in stream:
             line = raw.decode(errors="replace").rstrip()
@@ -100,13 +120,13 @@ class ProcessRunner:
                 continue
             report = parse_stats_line(line)
             if report is not None:  # counts every second: a killed child keeps its last ones
-                self._reports[key] = report
+                self._reports.update(dict.fromkeys(keys, report))
                 continue
             if line.startswith(CONTROL_MARKER):
-                self.control_urls[key] = line.removeprefix(CONTROL_MARKER).strip()
+                self.control_urls.update(dict.fromkeys(keys, line.removeprefix(CONTROL_MARKER).strip()))
                 continue
             if line.startswith(HTTP_MARKER):
-                self.http_urls[key] = line.removeprefix(HTTP_MARKER).strip()
+                self.http_urls.update(dict.fromkeys(keys, line.removeprefix(HTTP_MARKER).strip()))
                 continue
             self.write(prefix + line)
         ready.set()  # the child ended: nothing to wait for
@@ -121,11 +141,14 @@ class ProcessRunner:
                 wait.cancel()
 
     async def _terminate(self, keys: Sequence[tuple[str, int]]) -> None:
+        signalled: set[int] = set()  # a second SIGTERM would abort a co-located child's drain
         for key in keys:
             process = self.children[key]
             if process.returncode is None:
                 self._asked_to_stop.add(key)
-                process.send_signal(signal.SIGTERM)
+                if process.pid not in signalled:
+                    signalled.add(process.pid)
+                    process.send_signal(signal.SIGTERM)
         for key in keys:
             process = self.children[key]
             try:
@@ -154,7 +177,7 @@ class ProcessRunner:
         ingress = [k for k in keys if self.plan.streamlets[k[0]].cls.kind == "ingress"]
         others = [k for k in keys if k not in ingress]
         for name, index in others:
-            await self._spawn(name, index)
+            await self._spawn(name, index)  # once per process: co-located instances start together
         await self._wait_ready(others)
         for name, index in ingress:
             await self._spawn(name, index)
@@ -187,12 +210,15 @@ class ProcessRunner:
         stats.started = started
         codes: dict[str, int] = {}
         cpu = 0.0
+        counted: set[int] = set()
         in_plan_order = sorted(self.children, key=lambda k: (list(self.plan.streamlets).index(k[0]), k[1]))
         for name, index in in_plan_order:
             process = self.children[(name, index)]
             code = process.returncode
             report = self._reports.get((name, index))
-            cpu += float(report.get("cpu_s", 0.0)) if report else 0.0
+            if report and process.pid not in counted:  # co-located instances share one process's CPU
+                counted.add(process.pid)
+                cpu += float(report.get("cpu_s", 0.0))
             instance = instance_from_report(report, name, index) or InstanceStats(name, index)
             if instance.ended is None:  # killed before its last report: it ended now, as far as we know
                 instance.ended = time.monotonic()
