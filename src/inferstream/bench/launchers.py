@@ -288,6 +288,8 @@ def start_inferstream(
         "--summary-json",
         str(ctx.workdir / "summary.json"),
     ]
+    if mode.colocated:  # the small stages in one process; model-serving keeps its own
+        argv += ["--colocate", ",".join(name for name in blueprint["streamlets"] if name != "model-serving")]
     argv += [a for setting in ctx.kafka_conf for a in ("--conf", f"transports.kafka.{setting}")]
     env = {
         "INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap,

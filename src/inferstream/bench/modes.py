@@ -21,6 +21,7 @@ class Mode:
     replicas: int = 1  # model-server replicas behind the access path
     instances: int = 1  # model-serving streamlet instances (one consumer group)
     style: Style = "batched"  # "original": one record per call, one call in flight per instance
+    colocated: bool = False  # inferstream: the decider and the egresses share one process (--colocate)
 
     @property
     def name(self) -> str:
@@ -30,6 +31,8 @@ class Mode:
         parts.append(f"{self.instances}i")
         if self.engine == "inferstream":
             parts.append(self.style)
+        if self.colocated:
+            parts.append("colocated")
         return "-".join(parts)
 
     @property
@@ -57,6 +60,7 @@ def full_modes(replicas: int = 2) -> list[Mode]:
     """The study: direct / client-side LB / proxy × REST / gRPC, the original's style, scaling, the peer."""
     modes: list[Mode] = []
     protocols: tuple[Protocol, ...] = ("grpc", "rest")
+    modes.append(Mode("inferstream", "grpc", colocated=True))
     for protocol in protocols:
         modes.append(Mode("inferstream", protocol))
         modes.append(Mode("inferstream", protocol, "client-lb", replicas))
