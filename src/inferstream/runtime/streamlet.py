@@ -190,7 +190,8 @@ class Streamlet:
     parameters: ClassVar[Sequence[ConfigParameter[Any]]] = ()
     #: Most records handed to one ``process`` call.
     max_batch_records: ClassVar[int] = 1024
-    #: Batches being processed at the same time by one instance (>1 reorders outputs across batches).
+    #: Batches being processed at the same time by one instance (outputs still leave in consumption
+    #: order per partition: the runtime holds a batch's first emit until its predecessor emitted).
     max_in_flight: ClassVar[int] = 4
     #: One of "ingress", "processor", "egress" (set by the subclasses below).
     kind: ClassVar[str] = ""
