@@ -13,12 +13,25 @@ LABELS = np.r_[np.ones(10, np.int8), np.zeros(1000, np.int8)]
 SCORES = np.r_[np.linspace(0.96, 1.0, 8), [0.3, 0.05], np.linspace(0.0, 0.95, 1000)]
 
 
-def test_max_fpr_takes_the_lowest_threshold_within_the_budget() -> None:
-    point = choose_threshold(LABELS, SCORES, ThresholdTarget("max-fpr", 0.01))
+def test_max_fpr_takes_the_best_recall_within_the_budget() -> None:
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.ones(50, np.int8), np.zeros(1000, np.int8)]
+    scores = np.r_[rng.normal(2.5, 1.0, 50), rng.normal(0.0, 1.0, 1000)]
+    point = choose_threshold(labels, scores, ThresholdTarget("max-fpr", 0.01))
     assert point.false_positive_rate <= 0.01
-    lower = SCORES[point.threshold > SCORES].max()  # one step lower breaks the budget
-    assert at_threshold(LABELS, SCORES, lower).false_positive_rate > 0.01
-    assert point.recall == pytest.approx(0.8)
+    # Brute force over every possible threshold: none within budget catches more...
+    within = [at_threshold(labels, scores, t) for t in np.unique(scores)]
+    within = [p for p in within if p.false_positive_rate <= 0.01]
+    assert point.recall == max(p.recall for p in within) and 0.3 < point.recall < 1.0
+    # ...and none catching as many raises fewer alarms.
+    assert point.false_positive_rate == min(p.false_positive_rate for p in within if p.recall == point.recall)
+
+
+def test_max_fpr_spends_no_more_alarms_than_the_best_recall_needs() -> None:
+    labels = np.r_[np.ones(5, np.int8), np.zeros(1000, np.int8)]
+    scores = np.r_[np.full(5, 2.0), np.linspace(0.0, 1.0, 1000)]  # frauds above every normal
+    point = choose_threshold(labels, scores, ThresholdTarget("max-fpr", 0.01))
+    assert (point.recall, point.false_positive_rate, point.threshold) == (1.0, 0.0, 2.0)
 
 
 def test_min_recall_takes_the_highest_threshold_that_reaches_it() -> None:

@@ -3,7 +3,7 @@ version folder atomically.
 
 Classifiers (``gbt``, ``logreg``): ``transaction`` [?, 29] → the converted estimator (any scaling
 included), switched to output its margin (log-odds) → Platt calibration as graph nodes →
-``score`` [?, 1], a probability of fraud.
+``score`` [?, 1], a probability of fraud, and ``log_odds`` [?, 1] (its logit).
 Autoencoder: ``transaction`` → the converted scaler → the converted MLP → ``reconstruction_error``
 [?, 1] (MSE in the scaled space) and ``predictions`` [?, 29] (the reconstruction in raw units).
 Every constant comes from the fitted estimators at export time, and :func:`check_parity` compares
@@ -41,6 +41,9 @@ INPUT = "transaction"
 PREDICTIONS = "predictions"
 ERROR_OUTPUT = "reconstruction_error"
 SCORE_OUTPUT = "score"
+# A second output keeps every protocol's answer *named*: TF Serving REST returns a model's only
+# output unnamed (as "predictions"), which the decider would then read as a reconstruction.
+LOG_ODDS_OUTPUT = "log_odds"
 THRESHOLD_FILE = "threshold.json"
 MARGIN_OPS = ("TreeEnsembleClassifier", "LinearClassifier")
 PARITY_TOLERANCE = 1e-5  # relative to max(1, |score|): float32 graph against float64 scikit-learn
@@ -174,14 +177,17 @@ def _classifier_onnx(model: FraudClassifier) -> onnx.ModelProto:
     nodes = [
         n("Slice", [probabilities, "calib/one_i", "calib/two_i", "calib/one_i"], ["calib/margin"]),
         n("Mul", ["calib/margin", "calib/slope"], ["calib/scaled"]),
-        n("Add", ["calib/scaled", "calib/intercept"], ["calib/z"]),
-        n("Sigmoid", ["calib/z"], [SCORE_OUTPUT]),
+        n("Add", ["calib/scaled", "calib/intercept"], [LOG_ODDS_OUTPUT]),
+        n("Sigmoid", [LOG_ODDS_OUTPUT], [SCORE_OUTPUT]),
     ]
     graph = converted.graph
     graph.node.extend(nodes)
     graph.initializer.extend(constants)
     del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info(SCORE_OUTPUT, TensorProto.FLOAT, [None, 1]))
+    graph.output.extend(
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, 1])
+        for name in (SCORE_OUTPUT, LOG_ODDS_OUTPUT)
+    )
     converted.producer_name = "inferstream"
     converted.doc_string = (
         f"Fraud {model.kind}: raw transaction [?, 29] → score [?, 1] (calibrated probability)"

@@ -1,6 +1,7 @@
 """Choose the decision threshold from the user's target, on out-of-fold scores.
 
-Targets: ``max-fpr`` (the lowest threshold whose false-positive rate stays within an alert budget),
+Targets: ``max-fpr`` (the best recall whose false-positive rate stays within an alert budget, at
+the highest threshold that reaches it),
 ``min-recall`` (the highest threshold that still catches that share of frauds) or ``best-f1``
 (F1 with normals weighted to the full set's fraud rate, so it is not the sample's 30% F1).
 Every row's score comes from a model that never saw the row, so the chosen point is what new
@@ -88,8 +89,11 @@ def choose_threshold(
     curve = trade_off(labels, scores)
     if target.kind == "max-fpr":
         within = np.flatnonzero(curve.false_positive_rate <= target.value + 1e-12)
-        # Nothing within the budget, even flagging only the top score: flag nothing.
-        threshold = float(curve.thresholds[within[-1]]) if within.size else float(np.inf)
+        if within.size:  # the best recall within budget, reached with the fewest alarms
+            first_best = within[curve.recall[within] >= curve.recall[within[-1]]][0]
+            threshold = float(curve.thresholds[first_best])
+        else:  # even the top score alone breaks the budget: flag nothing
+            threshold = float(np.inf)
     elif target.kind == "min-recall":
         index = int(np.flatnonzero(curve.recall >= target.value - 1e-12)[0])
         threshold = float(curve.thresholds[index])
