@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from inferstream.devtools.kafka_broker import KafkaBroker, start_broker
+from inferstream.devtools.seaweedfs import S3Server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,3 +31,30 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
 @pytest.fixture(scope="session")
 def bootstrap(kafka_broker: KafkaBroker) -> str:
     return kafka_broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (SeaweedFS ``weed mini``) on 127.0.0.1; built on first use."""
+    from inferstream.devtools.seaweedfs import start_s3
+
+    server = start_s3(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[S3Server]:
+    """The standard AWS variables point at ``s3_server``; a fresh model cache per test."""
+    from inferstream.models.s3 import s3_client
+
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("INFERSTREAM_MODEL_CACHE", str(tmp_path / "model-cache"))
+    s3_client.cache_clear()
+    try:
+        yield s3_server
+    finally:
+        s3_client.cache_clear()

@@ -124,7 +124,7 @@ def predict(
             protocol=protocol,
             transport=transport,
             target="" if embedded else target,
-            model_path=Path(target) if embedded else None,
+            model_path=target if embedded else None,  # a path or a model URI (s3://...)
             model=model, version=version, version_label=version_label, signature=signature,
             rest_format=rest_format,
             path_prefix=path_prefix, seldon_deployment=seldon_deployment, seldon_namespace=seldon_namespace,

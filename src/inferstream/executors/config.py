@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Protocol = Literal["tfserving", "seldon", "v2", "embedded"]
 Transport = Literal["rest", "grpc"]
@@ -52,7 +52,9 @@ class ExecutorConfig(BaseModel):
         "float32", description="dtype of JSON numbers in untyped answers (TF Serving, Seldon REST)"
     )
     output_names: tuple[str, ...] = Field((), description="outputs to ask for; empty means all")
-    model_path: Path | None = Field(None, description="embedded: model file or SavedModel folder")
+    model_path: Path | str | None = Field(
+        None, description="embedded: model file, SavedModel folder, model base (highest version) or s3:// URI"
+    )
     timeout: float = Field(5.0, gt=0, description="seconds per call attempt")
     retries: int = Field(3, ge=0, description="extra attempts after a transient failure")
     backoff_initial: float = Field(0.05, ge=0, description="seconds before the first retry")
@@ -63,6 +65,14 @@ class ExecutorConfig(BaseModel):
     refresh_seconds: float = Field(5.0, gt=0, description="DNS re-resolution period")
     max_message_bytes: int = Field(64 * 1024 * 1024, gt=0, description="gRPC message size limit")
     connections_per_endpoint: int = Field(64, ge=1, description="REST keep-alive pool size per endpoint")
+
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _model_uri(cls, value: object) -> object:
+        """A URI (``s3://...``) stays text; anything else is a local path."""
+        if isinstance(value, str):
+            return value if "://" in value else Path(value)
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> ExecutorConfig:

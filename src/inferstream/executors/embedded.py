@@ -33,8 +33,10 @@ class EmbeddedExecutor(ModelExecutor):
 
     @classmethod
     def load(cls, path: str | Path, signature: str = "", name: str = "") -> EmbeddedExecutor:
+        from inferstream.models.store import fetch_latest
+
         try:
-            model = load_model(path)
+            model = load_model(fetch_latest(path))  # a base's highest version; s3:// is downloaded
         except ModelError as exc:
             raise ExecutorError(ErrorKind.CONFIG, str(exc), f"embedded:{path}") from exc
         return cls(model, signature, name)

@@ -13,6 +13,8 @@ missing and returns warnings for what is odd but not fatal (an answer it cannot 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from inferstream.executors.config import ExecutorConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError
 from inferstream.executors.factory import open_executor
@@ -28,7 +30,8 @@ class NotReady(Exception):
 async def check_ready(config: ExecutorConfig) -> list[str]:
     """Warnings (possibly none); :class:`NotReady` when the server or the model is missing."""
     if config.protocol == "embedded":
-        if config.model_path is None or not config.model_path.exists():
+        local = not isinstance(config.model_path, str)  # a URI is checked when it is fetched
+        if config.model_path is None or (local and not Path(config.model_path).exists()):
             raise NotReady(f"the embedded model {config.model_path} does not exist")
         return []
     quick = config.model_copy(update={"retries": 1, "timeout": min(config.timeout, CHECK_ATTEMPT_SECONDS)})

@@ -102,6 +102,14 @@ def fetch_version(uri: str | Path | ModelURI, version: int) -> Path:
     return fetch(versions[version], cache_key=f"{base}@{version}")
 
 
+def fetch_latest(uri: str | Path | ModelURI) -> Path:
+    """The highest version under ``uri`` as a local folder or file (a model itself is version 1)."""
+    base = uri if isinstance(uri, ModelURI) else ModelURI.parse(uri)
+    versions = list_versions(base)
+    latest = max(versions)
+    return fetch(versions[latest], cache_key=f"{base}@{latest}")
+
+
 def fetch(location: ModelURI, cache_key: str) -> Path:
     """A local copy of one model location (a folder, file or archive; local or on S3)."""
     if location.is_local:
@@ -177,8 +185,11 @@ def _extract_into(archive: Path, target: Path) -> None:
 # ---- uploading ---------------------------------------------------------------------------------
 
 
-def upload_folder(folder: Path, uri: str | ModelURI) -> list[str]:
+def upload_folder(folder: str | Path, uri: str | ModelURI) -> list[str]:
     """Copy every file under ``folder`` to ``uri`` (S3), keeping relative paths; returns the keys."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder}: no such folder to upload")
     target = uri if isinstance(uri, ModelURI) else ModelURI.parse(uri)
     if target.is_local:
         raise ValueError("upload_folder writes to S3; copy local folders with shutil")
