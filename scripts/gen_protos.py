@@ -1,7 +1,7 @@
 """Generate the Python protobuf/gRPC stubs of src/inferstream/protos/proto into protos/gen.
 
 Deterministic: the same .proto sources and grpcio-tools version give byte-identical files, so a
-test regenerates into a temporary directory and compares (tests/test_protos_drift.py).
+test regenerates into a temporary directory and compares (tests/protos/test_protos.py).
 
 The stubs are rewritten in two ways after protoc:
 - imports get the ``inferstream.protos.gen.`` prefix, so our ``tensorflow.core.framework``

@@ -11,4 +11,4 @@ if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then
     exit 1
   fi
 fi
-exec "${VENV_PYTHON:-.venv/bin/python}" -m inferstream.devtools.kafka_broker install "$@"
+exec "${VENV_PYTHON:-.venv/bin/python}" -m inferstream.devtools.detached_broker install "$@"

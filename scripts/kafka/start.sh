@@ -3,4 +3,4 @@
 # Options: --port N (default: a free port), --data-dir DIR, --heap 512m.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec "${PYTHON:-.venv/bin/python}" -m inferstream.devtools.kafka_broker start "$@"
+exec "${PYTHON:-.venv/bin/python}" -m inferstream.devtools.detached_broker start "$@"

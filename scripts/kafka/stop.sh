@@ -2,4 +2,4 @@
 # Stop the broker started by start.sh (SIGTERM, then SIGKILL after --timeout). --purge deletes its data.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec "${PYTHON:-.venv/bin/python}" -m inferstream.devtools.kafka_broker stop "$@"
+exec "${PYTHON:-.venv/bin/python}" -m inferstream.devtools.detached_broker stop "$@"

@@ -1,3 +1,5 @@
 """inferstream: streaming model serving in Python."""
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__"]

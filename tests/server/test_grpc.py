@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import grpc
 import numpy as np
 import pytest
-from conftest import ServerThread
 
 from inferstream.protos import (
     get_model_metadata_pb2,
@@ -23,6 +22,8 @@ from inferstream.protos import (
 from inferstream.tensors.tensor import Tensor
 from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
 from inferstream.tensors.v2 import infer_request_proto, parse_infer_response_proto
+
+from .conftest import ServerThread
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,14 @@ from datetime import timedelta
 import grpc
 import numpy as np
 import pytest
-from conftest import ServerThread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inferstream.protos import predict_pb2
 from inferstream.tensors.tensor import Tensor
 from inferstream.tensors.tensorproto import tensor_to_proto
+
+from .conftest import ServerThread
 
 METHODS = [
     "/tensorflow.serving.PredictionService/Predict",

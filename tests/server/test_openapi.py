@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import ServerThread
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,6 +21,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from inferstream.server.openapi import openapi_document
+
+from .conftest import ServerThread
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HttpCall, ServerThread
+
+from .conftest import HttpCall, ServerThread
 
 GOOD = {"inputs": {"X": [[1.0, 2.0, 3.0, 4.0]]}}
 

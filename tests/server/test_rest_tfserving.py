@@ -8,8 +8,9 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from conftest import HttpCall, ServerThread
 from sklearn.linear_model import LinearRegression
+
+from .conftest import HttpCall, ServerThread
 
 README_ROW = [
     -1.3598071336738,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import urllib.request
 
 import numpy as np
-from conftest import HttpCall, ServerThread
+
+from .conftest import HttpCall, ServerThread
 
 
 def test_v2_infer_matches_tensorflow(server: ServerThread, http: HttpCall, fraud_reference: dict) -> None:

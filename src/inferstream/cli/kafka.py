@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from inferstream.cli.main import app, console
-from inferstream.devtools.kafka_broker import detached_broker, start_detached, stop_detached
+from inferstream.devtools.detached_broker import detached_broker, start_detached, stop_detached
 from inferstream.devtools.kafka_install import KafkaBrokerError, install_kafka
 from inferstream.transports.kafka import BOOTSTRAP_ENV
 

@@ -4,27 +4,21 @@ The broker's jars come from Maven Central (:mod:`inferstream.devtools.kafka_inst
 ``start_broker`` formats a data directory, starts a combined broker+controller on 127.0.0.1 with
 free ports, waits until it answers and hands back a ``KafkaBroker`` that stops it cleanly.
 
-Command line (used by ``scripts/kafka/*.sh``)::
-
-    python -m inferstream.devtools.kafka_broker install
-    python -m inferstream.devtools.kafka_broker start [--port N] [--data-dir DIR]   # detaches
-    python -m inferstream.devtools.kafka_broker stop
+A broker that outlives the process (``inferstream kafka start``, ``scripts/kafka/*.sh``) is
+:mod:`inferstream.devtools.detached_broker`.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,7 +35,6 @@ from inferstream.devtools.kafka_install import (
     KafkaBrokerError,
     install_kafka,
     is_installed,
-    kafka_home,
     kafka_libs_dir,
 )
 
@@ -145,7 +138,7 @@ class KafkaBroker:
     def is_running(self) -> bool:
         if self.process is not None:
             return self.process.poll() is None
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
     def _launch(self) -> None:
         props = _server_properties(self.data_dir, self.port, self.controller_port, self.extra_config)
@@ -256,13 +249,14 @@ def _wait_exit(broker: KafkaBroker, timeout: float) -> bool:
             return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_alive(broker.pid):
+        if not pid_alive(broker.pid):
             return True
         time.sleep(0.1)
     return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (an exited child of ours is reaped; a zombie does not run)."""
     if pid <= 0:
         return False
     with contextlib.suppress(ChildProcessError):  # our own child: reap it if it has exited
@@ -369,88 +363,3 @@ def start_broker(
                 raise
     assert last is not None
     raise last
-
-
-# -- command line: detached broker for scripts/kafka/*.sh and people running pipelines by hand --
-
-def _state_file() -> Path:
-    return kafka_home() / "run" / "broker.json"
-
-
-def detached_broker() -> dict[str, Any] | None:
-    """What ``start_detached`` recorded about a broker that is still running, else ``None``."""
-    state = _state_file()
-    if not state.is_file():
-        return None
-    known: dict[str, Any] = json.loads(state.read_text())
-    return known if _pid_alive(int(known["pid"])) else None
-
-
-def start_detached(port: int = 0, data_dir: Path | None = None, heap: str = "512m") -> dict[str, Any]:
-    """Start a broker that outlives this process (or find the running one); returns its record
-    (``pid``, ``bootstrap_servers``, ``port``, ``controller_port``, ``data_dir``). Data is kept in
-    ``.cache/kafka/run/data`` across starts unless ``data_dir`` says otherwise."""
-    known = detached_broker()
-    if known is not None:
-        return known
-    broker = start_broker(
-        data_dir=data_dir or kafka_home() / "run" / "data", port=port, heap=heap, outlive_parent=True
-    )
-    record = {
-        "pid": broker.pid, "bootstrap_servers": broker.bootstrap_servers, "port": broker.port,
-        "controller_port": broker.controller_port, "data_dir": str(broker.data_dir),
-    }
-    _state_file().parent.mkdir(parents=True, exist_ok=True)
-    _state_file().write_text(json.dumps(record))
-    return record
-
-
-def stop_detached(timeout: float = 30.0, purge: bool = False) -> bool:
-    """Stop the broker ``start_detached`` started; ``False`` if none was recorded."""
-    state = _state_file()
-    if not state.is_file():
-        return False
-    known = json.loads(state.read_text())
-    broker = KafkaBroker(
-        port=int(known["port"]), controller_port=int(known["controller_port"]),
-        data_dir=Path(known["data_dir"]), process=None, pid=int(known["pid"]),
-    )
-    broker.stop(timeout=timeout)
-    if purge:
-        shutil.rmtree(broker.data_dir, ignore_errors=True)
-    state.unlink()
-    return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inferstream.devtools.kafka_broker",
-                                     description="Install, start and stop a local Apache Kafka broker.")
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("install", help="copy the broker's jars from Maven Central (skipped when present)")
-    start = verbs.add_parser("start", help="start a detached broker and print its bootstrap servers")
-    start.add_argument("--port", type=int, default=0, help="listener port (default: a free one)")
-    start.add_argument("--data-dir", help="data directory (default .cache/kafka/run/data; kept)")
-    start.add_argument("--heap", default="512m", help="JVM max heap (default 512m)")
-    stop = verbs.add_parser("stop", help="stop the detached broker")
-    stop.add_argument("--timeout", type=float, default=30.0, help="seconds before SIGKILL")
-    stop.add_argument("--purge", action="store_true", help="also delete the broker's data directory")
-    args = parser.parse_args(argv)
-    try:
-        if args.verb == "install":
-            print(install_kafka())
-            return 0
-        if args.verb == "start":
-            data_dir = Path(args.data_dir) if args.data_dir else None
-            print(start_detached(args.port, data_dir, args.heap)["bootstrap_servers"])
-            return 0
-        if not stop_detached(args.timeout, args.purge):
-            print("no detached Kafka broker is recorded; nothing to stop", file=sys.stderr)
-        return 0
-    except KafkaBrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-

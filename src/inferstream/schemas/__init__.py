@@ -15,6 +15,20 @@ from fastavro.schema import load_schema
 
 SCHEMA_DIR = Path(__file__).parent
 
+__all__ = [
+    "MODEL_DESCRIPTOR",
+    "MODEL_RESULT_METADATA",
+    "SCHEMA_DIR",
+    "SERVING_OUTPUT",
+    "SERVING_RESULT",
+    "SOURCE_RECORD",
+    "SOURCE_REQUEST",
+    "TENSOR",
+    "lenient_schema",
+    "parsed_schema",
+    "schema_names",
+]
+
 TENSOR = "tensorflow.support.avro.Tensor"
 SOURCE_RECORD = "tensorflow.modelserving.avro.SourceRecord"
 SERVING_OUTPUT = "tensorflow.modelserving.avro.ServingOutput"

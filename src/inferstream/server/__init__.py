@@ -7,7 +7,7 @@ threads) with thin protocol adapters on top::
              └─ rest_v2.py          /v2/models/<m>[/versions/<v>][/infer|/ready], /v2/health/*
     grpc_server.py ─┬─ grpc_tfserving.py  tensorflow.serving.PredictionService, ModelService
                     └─ grpc_v2.py         inference.GRPCInferenceService
-    dataplane.py ── repository.py (models: ``inferstream.models``), batching.py, metrics.py
+    dataplane.py ── repository.py (models: ``inferstream.models``), adaptive_batching.py, metrics.py
 
 Start it from a shell::
 
@@ -27,3 +27,5 @@ Start it from a shell::
 Defaults: 127.0.0.1, REST 8501, gRPC 8500 (TF Serving's), request bodies up to 64 MiB, adaptive
 batching up to 256 rows per call. ``/metrics`` (Prometheus) and ``/healthz`` are on the REST port.
 """
+
+__all__: list[str] = []  # import from the modules (server.app, server.settings): keeps gRPC off `import`

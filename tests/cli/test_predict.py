@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from executors.conftest import RunningServer
 from typer.testing import CliRunner
 
 from inferstream.bench.ports import free_port
 from inferstream.cli.main import _register_verbs, app
-
-from .conftest import RunningServer
 
 _register_verbs()
 ROW = (np.arange(29, dtype=np.float32) / 10).reshape(1, 29)

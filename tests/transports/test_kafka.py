@@ -15,6 +15,8 @@ from inferstream.transports import TopicPartition, TopicSpec, TransportError, lo
 from inferstream.transports.base import Consumer, MessageBatch
 from inferstream.transports.kafka import KafkaTransport
 
+pytestmark = pytest.mark.kafka  # needs the session's Kafka broker (tests/conftest.py)
+
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
     return asyncio.run(asyncio.wait_for(coro, timeout=timeout))

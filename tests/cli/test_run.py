@@ -7,12 +7,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from runtime.helpers import NUMBERS
 from typer.testing import CliRunner
 
 from inferstream.cli.main import _register_verbs, app
 from inferstream.runtime.processes import READY_MARKER
-
-from .helpers import NUMBERS
 
 
 def test_run_writes_the_summary_json_and_exits_zero(tmp_path: Path) -> None:

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kafka_pipeline_helpers import (
+
+from inferstream.runtime.deadletters import DEAD_LETTER_CODEC
+from inferstream.transports import TopicSpec
+from inferstream.transports.kafka import KafkaTransport
+
+from .kafka_pipeline_helpers import (
     FAST_GROUP_CONF,
     group_assignment,
     inferstream_run,
@@ -27,9 +32,7 @@ from kafka_pipeline_helpers import (
     write_blueprint,
 )
 
-from inferstream.runtime.deadletters import DEAD_LETTER_CODEC
-from inferstream.transports import TopicSpec
-from inferstream.transports.kafka import KafkaTransport
+pytestmark = pytest.mark.kafka  # needs the session's Kafka broker (tests/conftest.py)
 
 COUNT = 3000
 RATE = 200  # records/s: the source runs ~15 s, so every doubler joins while records still flow

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import ClientSession, web
+from executors.conftest import RunningServer
 
 from inferstream.bench.ports import free_port
 from inferstream.runtime import InBatch, Outlet, StreamletContext
@@ -24,8 +25,6 @@ from inferstream.tensors.avro import (
     encode_source_requests,
 )
 from inferstream.transports.base import TopicPartition
-
-from .conftest import RunningServer
 
 
 async def process_in_order(streamlet: ModelServing, batches: list[InBatch[Any]], out: Collector) -> None:

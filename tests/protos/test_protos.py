@@ -15,7 +15,7 @@ import pytest
 
 from inferstream import protos
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 GEN = REPO / "src" / "inferstream" / "protos" / "gen"
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HttpCall, ServerThread
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression
 
 from inferstream.models import Arrays
 from inferstream.server.adaptive_batching import AdaptiveBatcher, QueueFull
+
+from .conftest import HttpCall, ServerThread
 
 
 def _run_batcher(run, requests: list[Arrays], **kwargs: float) -> tuple[list[Arrays], list[int]]:

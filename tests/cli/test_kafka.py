@@ -10,8 +10,10 @@ from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
 from inferstream.cli.main import _register_verbs, app
-from inferstream.devtools.kafka_broker import stop_detached
+from inferstream.devtools.detached_broker import stop_detached
 from inferstream.devtools.kafka_install import KAFKA_HOME_ENV, KAFKA_LIBS_ENV, kafka_libs_dir
+
+pytestmark = pytest.mark.kafka  # needs the session's Kafka broker (tests/conftest.py)
 
 
 def test_start_status_stop_a_detached_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

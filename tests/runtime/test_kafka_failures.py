@@ -8,7 +8,10 @@ import subprocess
 from collections import Counter
 
 import pytest
-from kafka_pipeline_helpers import (
+
+from inferstream.transports.kafka import KafkaTransport
+
+from .kafka_pipeline_helpers import (
     FAST_GROUP_CONF,
     group_assignment,
     inferstream_run,
@@ -19,7 +22,7 @@ from kafka_pipeline_helpers import (
     write_blueprint,
 )
 
-from inferstream.transports.kafka import KafkaTransport
+pytestmark = pytest.mark.kafka  # needs the session's Kafka broker (tests/conftest.py)
 
 COUNT = 3000
 RATE = 200  # ~15 s of records: the kill lands mid-run

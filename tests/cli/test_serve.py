@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ASSETS
+from server.conftest import ASSETS
 
 from inferstream.cli.serve_process import ServedProcess, serve_in_subprocess
 from inferstream.models import load_model
@@ -93,14 +93,14 @@ def test_bad_model_path_is_a_clear_error(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2 and "NAME=PATH" in result.stdout + result.stderr
+    assert result.returncode == 2 and "NAME=URI" in result.stdout + result.stderr
 
 
 def test_model_repository_option_serves_every_model_folder(model_repo: Path) -> None:
     from inferstream.cli.serve import _parse_models
 
     models = _parse_models(["extra=/somewhere/else"], model_repo)
-    assert models["linear"] == model_repo / "linear" and models["extra"] == Path("/somewhere/else")
+    assert models["linear"] == str(model_repo / "linear") and models["extra"] == "/somewhere/else"
     assert {"linear", "regressor", "classifier", "seed-fraud", "tf-autoencoder"} <= set(models)
 
 
