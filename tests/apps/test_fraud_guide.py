@@ -55,4 +55,4 @@ def test_guide_python_runs(workdir: Path) -> None:
             [sys.executable, "-c", block], cwd=workdir, capture_output=True, text=True, timeout=240
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        assert "held-out ROC AUC" in done.stdout
+        assert "out-of-fold ROC AUC" in done.stdout

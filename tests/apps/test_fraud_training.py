@@ -56,6 +56,7 @@ def test_the_version_holds_model_threshold_and_report(trained_fraud: TrainedFrau
     assert metrics["out_of_fold_point"]["false_positive_rate"] <= 0.003
     text = t.report.read_text()
     assert "0.172%" in text and "± " in text and "alerts per 10,000" in text and "logreg" in text
+    assert f"| 0.3% | {saved.threshold:.6g} |" in text  # the default budget's row is the chosen point
 
 
 @pytest.mark.slow

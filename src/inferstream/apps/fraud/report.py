@@ -14,7 +14,7 @@ import numpy.typing as npt
 from inferstream.apps.fraud.autoencoder import FraudAutoencoder
 from inferstream.apps.fraud.data import CardTransactions
 from inferstream.apps.fraud.evaluation import BASE_RATE, REPORTED_FPRS, at_threshold, normal_weight
-from inferstream.apps.fraud.thresholds import trade_off
+from inferstream.apps.fraud.thresholds import ThresholdTarget, choose_threshold, trade_off
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -134,7 +134,6 @@ def _aims(t: TrainedFraudModel) -> list[str]:
 def _threshold_section(t: TrainedFraudModel) -> list[str]:
     p = t.point
     (tn, fp), (fn, tp) = p.confusion
-    curve = trade_off(t.oof_labels, t.oof_scores)
     lines = [
         "## Threshold",
         "",
@@ -151,13 +150,8 @@ def _threshold_section(t: TrainedFraudModel) -> list[str]:
         "| --- | --- | --- | --- |",
     ]
     for budget in (0.001, 0.003, 0.01, 0.02):
-        within = np.flatnonzero(curve.false_positive_rate <= budget + 1e-12)
-        if within.size:
-            i = int(within[-1])
-            lines.append(
-                f"| {budget:.1%} | {curve.thresholds[i]:.6g} | {curve.recall[i]:.3f} "
-                f"| {curve.alerts_per_10k[i]:.1f} |"
-            )
+        at = choose_threshold(t.oof_labels, t.oof_scores, ThresholdTarget("max-fpr", budget))
+        lines.append(f"| {budget:.1%} | {at.threshold:.6g} | {at.recall:.3f} | {at.alerts_per_10k:.1f} |")
     return lines
 
 
@@ -197,24 +191,38 @@ def _plot_trade_off(
 ) -> None:
     curve = trade_off(labels, scores)
     chosen = at_threshold(labels, scores, threshold)
-    fig, ax = _pyplot().subplots(figsize=(7, 4))
-    ax.plot(curve.alerts_per_10k, curve.recall, drawstyle="steps-post", label="recall")
-    ax.plot(
+    fig, (by_threshold, by_budget) = _pyplot().subplots(1, 2, figsize=(11, 4))
+    by_threshold.plot(curve.thresholds, curve.recall, drawstyle="steps-pre", color="C0")
+    by_threshold.set(
+        xlabel="threshold",
+        ylabel="recall (frauds caught)",
+        ylim=(0, 1.02),
+        title="Recall and alerts against the threshold",
+    )
+    by_threshold.tick_params(axis="y", colors="C0")
+    alerts = by_threshold.twinx()
+    alerts.plot(curve.thresholds, curve.alerts_per_10k, drawstyle="steps-pre", color="C1")
+    alerts.set(yscale="symlog", ylabel="alerts per 10,000 transactions (at 0.172% fraud)")
+    alerts.tick_params(axis="y", colors="C1")
+    if np.isfinite(threshold):
+        by_threshold.axvline(threshold, color="red", linestyle="--", label=f"chosen {threshold:.4g}")
+        by_threshold.legend(loc="lower left", fontsize=8)
+    by_budget.plot(curve.alerts_per_10k, curve.recall, drawstyle="steps-post")
+    by_budget.plot(
         [chosen.alerts_per_10k],
         [chosen.recall],
         "o",
         color="red",
-        label=f"chosen: threshold {threshold:.4g}, recall {chosen.recall:.3f}, "
-        f"{chosen.alerts_per_10k:.1f} alerts/10k",
+        label=f"chosen: recall {chosen.recall:.3f}, {chosen.alerts_per_10k:.1f} alerts/10k",
     )
-    ax.set(
+    by_budget.set(
         xscale="symlog",
         xlabel="alerts per 10,000 transactions (at 0.172% fraud)",
-        ylabel="recall (frauds caught)",
-        title="Trade-off: catches against alert budget",
+        ylabel="recall",
+        title="Catches against the alert budget",
         ylim=(0, 1.02),
     )
-    ax.legend(loc="lower right", fontsize=8)
+    by_budget.legend(loc="lower right", fontsize=8)
     _save(fig, path)
 
 
