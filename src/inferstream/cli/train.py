@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,14 +18,21 @@ if TYPE_CHECKING:
     from inferstream.apps.fraud.data import CardTransactions
     from inferstream.apps.fraud.thresholds import ThresholdTarget
     from inferstream.apps.fraud.training import TrainedFraudModel
+    from inferstream.models.uri import ModelURI
 
 DEFAULT_DATA = Path("data/creditcard-sample.csv")
-DEFAULT_MODELS = Path("models")
+DEFAULT_MODELS = "models"
 
 train_app = typer.Typer(help="Train a model and export it to ONNX in TensorFlow Serving's folder layout.")
 app.add_typer(train_app, name="train")
 
-ModelsOption = Annotated[Path, typer.Option(help="Model base folder; writes <models>/<model>/<version>/.")]
+ModelsOption = Annotated[
+    str,
+    typer.Option(
+        help="Model base: a folder or s3://bucket/prefix; writes <models>/<model>/<version>/ (for S3: "
+        "trained in a local staging folder, then uploaded as the next version)."
+    ),
+]
 SeedOption = Annotated[int, typer.Option(help="Seed for the folds, the model and any synthetic data.")]
 
 
@@ -92,7 +102,8 @@ def train_fraud_command(
         console=console,
     ) as progress:
         try:
-            trained = train_fraud(transactions, models, settings, _ProgressEvents(progress))
+            with _models_base(models) as base:
+                trained = train_fraud(transactions, base, settings, _ProgressEvents(progress))
         except (TrainingError, ThresholdError, ExportError) as exc:
             console.print(f"[red]Cannot train:[/] {exc}")
             raise typer.Exit(2) from None
@@ -109,9 +120,52 @@ def train_recommender_command(
     """Factorise SYNTHETIC user × product interactions; export users, products [n,1] → predictions [n,1]."""
     from inferstream.apps.recommender.model import train_and_save
 
-    with console.status("Factorising synthetic interactions…"):
-        path = train_and_save(models, users, products, seed)
-    console.print(f"Recommender model (synthetic interactions) written to [bold]{path}[/]")
+    with _models_base(models) as base, console.status("Factorising synthetic interactions…"):
+        path = train_and_save(base, users, products, seed)
+        console.print(f"Recommender model (synthetic interactions) written to [bold]{path}[/]")
+
+
+@contextmanager
+def _models_base(models: str) -> Iterator[Path]:
+    """The local folder to train into; for an s3:// base, a staging folder uploaded on success."""
+    from inferstream.models import ModelLoadError
+    from inferstream.models.uri import ModelURI
+
+    try:
+        base = ModelURI.parse(models)
+    except ModelLoadError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--models") from None
+    if base.is_local:
+        yield base.path
+        return
+    with tempfile.TemporaryDirectory(prefix="inferstream-train-") as staging:
+        yield Path(staging)
+        try:
+            _upload_new_versions(Path(staging), base)
+        except ModelLoadError as exc:
+            console.print(f"[red]Cannot upload the model:[/] {exc}")
+            raise typer.Exit(2) from None
+
+
+def _upload_new_versions(staging: Path, base: ModelURI) -> None:
+    """Upload each ``<model>/<version>/`` as the next version after those already in the store."""
+    from inferstream.models import ModelLoadError
+    from inferstream.models.s3 import ModelDownloadError
+    from inferstream.models.store import list_versions, upload_folder
+
+    for model in sorted(p for p in staging.iterdir() if p.is_dir()):
+        target = base.child(model.name)
+        try:
+            existing = set(list_versions(target))
+        except ModelDownloadError:  # the store refused: say so
+            raise
+        except ModelLoadError:  # nothing there yet
+            existing = set()
+        for folder in sorted((p for p in model.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+            version = max(existing, default=0) + 1
+            upload_folder(folder, target.child(str(version)))
+            existing.add(version)
+            console.print(f"Uploaded {model.name} version {version} to [bold]{target.child(str(version))}[/]")
 
 
 def _target(

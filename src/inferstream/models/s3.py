@@ -128,9 +128,10 @@ def download(bucket: str, obj: S3Object, target: Path) -> None:
 
 
 def upload_file(path: Path, bucket: str, key: str) -> None:
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         s3_client().upload_file(str(path), bucket, key)
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, Boto3Error) as exc:  # S3UploadFailedError wraps the ClientError
         raise ModelDownloadError(f"s3://{bucket}/{key}: cannot upload ({_describe(exc)})") from None
