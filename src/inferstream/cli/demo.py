@@ -102,7 +102,7 @@ def _model_with_holdout(models: Path, data: Path) -> Path:
         f"[bold]{why}: training one with {DEMO_HOLDOUT:.0%} of {data} held out[/] — no model sees those "
         "rows, and the demo streams and grades only them."
     )
-    train_fraud_command(data=data, models=models, holdout=DEMO_HOLDOUT)
+    train_fraud_command(data=data, models=str(models), holdout=DEMO_HOLDOUT)
     trained = latest_version_dir(models / "fraud")
     if trained is None or not (trained / HOLDOUT_FILE).is_file():
         console.print(f"[red]training wrote no model with {HOLDOUT_FILE} under {models}/fraud[/]")

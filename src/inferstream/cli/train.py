@@ -50,7 +50,9 @@ def train_fraud_command(
     ] = "auto",
     max_fpr: Annotated[
         float | None,
-        typer.Option(help="Threshold: the lowest whose false-positive rate is at most this (default 0.003)."),
+        typer.Option(
+            help="Threshold: the best recall with a false-positive rate at most this (default 0.003)."
+        ),
     ] = None,
     min_recall: Annotated[
         float | None, typer.Option(help="Threshold: the highest that still catches this share of frauds.")
@@ -64,7 +66,7 @@ def train_fraud_command(
     ] = 3,
     holdout: Annotated[
         float,
-        typer.Option(min=0.0, max=0.9, help="Share of rows kept from every model (saved as holdout.csv)."),
+        typer.Option(min=0.0, max=0.9, help="Share of rows no model sees (saved as holdout.csv)."),
     ] = 0.0,
     synthetic: Annotated[int, typer.Option(help="Train on this many SYNTHETIC rows instead of --data.")] = 0,
     models: ModelsOption = DEFAULT_MODELS,
