@@ -1,10 +1,11 @@
-"""``fraud-decider``: scores each ServingResult by reconstruction error and routes it to
-``normal`` (error < threshold), ``fraud`` (error ≥ threshold) or ``error`` (executor error,
-missing or mismatched tensors, a non-finite score) — every record to exactly one outlet.
+"""``fraud-decider``: scores each ServingResult and routes it to ``normal`` (score < threshold),
+``fraud`` (score ≥ threshold) or ``error`` (executor error, missing or mismatched tensors, a
+non-finite score) — every record to exactly one outlet.
 
-The score is the model's own error output when the model provides one (``error-output``, e.g.
-``reconstruction_error`` of models trained here), else the mean squared error between the
-``transaction`` input and the ``predictions`` output, as the original computed it.
+The score is the model output named by ``error-output`` when the model provides it (models
+trained here: ``score``, a calibrated probability, or ``reconstruction_error`` for the
+autoencoder; ``threshold-from`` reads which from ``threshold.json``), else the mean squared error
+between the ``transaction`` input and the ``predictions`` output, as the original computed it.
 """
 
 from __future__ import annotations
