@@ -13,7 +13,8 @@ KINDS=("$@")
 
 packages_for() {
   case "$1" in
-    mlserver) echo "mlserver==1.7.1 mlserver-sklearn==1.7.1 scikit-learn joblib" ;;
+    # onnxruntime: the fraud models trained here, served by scripts/model_servers/mlserver_onnx_runtime.py
+    mlserver) echo "mlserver==1.7.1 mlserver-sklearn==1.7.1 scikit-learn joblib onnxruntime" ;;
     kserve) echo "kserve==0.21.0" ;;
     # seldon-core imports pkg_resources, which setuptools 81 removed.
     seldon) echo "seldon-core==1.18.2 setuptools<81" ;;
