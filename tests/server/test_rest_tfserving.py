@@ -141,8 +141,14 @@ def test_new_version_folder_is_served_when_polling(model_repo: Path, tmp_path: P
         (base / "3" / "broken.onnx").write_bytes(b"not yet a model")  # a version still being written
         shutil.copytree(model_repo / "linear" / "2", base / "2")
         deadline = time.monotonic() + 30
-        while http("GET", f"{srv.rest}/v1/models/linear")[1]["model_version_status"][0]["version"] != "2":
-            assert time.monotonic() < deadline, "version 2 not picked up"
+        while True:
+            listed = http("GET", f"{srv.rest}/v1/models/linear")[1]["model_version_status"]
+            states = {s["version"]: s for s in listed}
+            if states.get("2", {}).get("state") == "AVAILABLE" and states.get("3", {}).get("state") == "END":
+                break
+            assert time.monotonic() < deadline, f"version 2 not picked up: {states}"
             time.sleep(0.1)
+        # The broken version is reported (TF Serving's END state with the reason), not served.
+        assert states["3"]["state"] == "END" and "broken.onnx" in states["3"]["status"]["error_message"]
         _, latest = http("POST", f"{srv.rest}/v1/models/linear:predict", x)
         np.testing.assert_allclose(latest["predictions"], 2 * np.asarray(first["predictions"]), rtol=1e-4)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferstream.models import TensorSpec
+from inferstream.observability import tracing
 from inferstream.protos import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -18,7 +19,7 @@ from inferstream.protos import (
 )
 from inferstream.server.codecs import decoding, output_tensors, parse_proto
 from inferstream.server.dataplane import DataPlane
-from inferstream.server.errors import invalid, not_found
+from inferstream.server.errors import invalid
 from inferstream.server.repository import ModelVersion
 from inferstream.server.rest_tfserving import tf_dtype_name
 from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
@@ -26,12 +27,15 @@ from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
 PROTOCOL = "tfserving-grpc"
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"
-_AVAILABLE = 30  # ModelVersionStatus.State.AVAILABLE
 
 
-def _version(spec: Any) -> int | None:
+_STATES = {"LOADING": 20, "AVAILABLE": 30, "UNLOADING": 40, "END": 50}  # ModelVersionStatus.State
+
+
+def _version(spec: Any, dataplane: DataPlane) -> int | None:
+    """The version a ModelSpec asks for: its number, its label's number, or None (the default)."""
     if spec.WhichOneof("version_choice") == "version_label":
-        raise not_found(f"version label {spec.version_label!r} is not configured; set model_spec.version")
+        return dataplane.repository.label_version(spec.name, spec.version_label)
     return int(spec.version.value) if spec.HasField("version") else None
 
 
@@ -49,13 +53,14 @@ class TfServingGrpc:
     async def predict(self, data: bytes) -> bytes:
         request = parse_proto(predict_pb2.PredictRequest, data)
         spec = request.model_spec
-        with decoding():
+        with tracing.child_span("decode"), decoding():
             inputs = {
                 name: tensor_from_proto(proto, f"inputs[{name!r}]", self.max_tensor_bytes).data
                 for name, proto in request.inputs.items()
             }
+        version = _version(spec, self.dataplane)
         result = await self.dataplane.predict(
-            spec.name, inputs, _version(spec), spec.signature_name, list(request.output_filter), PROTOCOL
+            spec.name, inputs, version, spec.signature_name, list(request.output_filter), PROTOCOL
         )
         response = predict_pb2.PredictResponse()
         response.model_spec.name = spec.name
@@ -73,7 +78,7 @@ class TfServingGrpc:
         unsupported = [f for f in fields if f != "signature_def"]
         if unsupported:
             raise invalid(f"Metadata field {unsupported[0]} is not supported; ask for 'signature_def'")
-        entry = self.dataplane.resolve(request.model_spec.name, _version(request.model_spec))
+        entry = self.dataplane.resolve(request.model_spec.name, _version(request.model_spec, self.dataplane))
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = entry.name
         response.model_spec.version.value = entry.version
@@ -82,17 +87,21 @@ class TfServingGrpc:
 
     async def status(self, data: bytes) -> bytes:
         request = parse_proto(get_model_status_pb2.GetModelStatusRequest, data)
-        version = _version(request.model_spec)
+        version = _version(request.model_spec, self.dataplane)
         name = request.model_spec.name
-        if version is None:
-            entries = self.dataplane.versions(name)
-        else:
-            entries = [self.dataplane.resolve(name, version)]
+        states = self.dataplane.repository.states(name)
+        if version is not None:
+            states = [s for s in states if s.version == version]
+            if not states:
+                self.dataplane.resolve(name, version)  # raises NOT_FOUND naming what serves
         response = get_model_status_pb2.GetModelStatusResponse()
-        for entry in entries:
+        for state in states:
             status = response.model_version_status.add()
-            status.version = entry.version
-            status.state = _AVAILABLE
+            status.version = state.version
+            status.state = _STATES[state.state]
+            if state.error:
+                status.status.error_code = 2  # UNKNOWN
+                status.status.error_message = state.error
         return bytes(response.SerializeToString())
 
 
