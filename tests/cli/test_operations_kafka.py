@@ -239,3 +239,20 @@ def test_a_killed_instance_shows_its_counts_and_the_signal_and_alone_is_blamed(
         i["ended"] == "exited with code 0" for i in result["instances"] if i["streamlet"] != "fraud-decider"
     )
     assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+def test_an_instance_that_fails_at_start_alone_is_blamed(
+    project: Path, server: Served, env: dict[str, str]
+) -> None:
+    blueprint, _ = _blueprint(project, server.grpc, loop=True)
+    summary = project / f"{blueprint.stem}.json"
+    done = inferstream(
+        "run", str(blueprint), "--transport", "kafka", "--for", "60s", "--summary-json", str(summary),
+        "--conf", "fraud-decider.threshold-from=no/such/model",
+        cwd=project, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.code == 1, done.out[-4000:]
+    outcome = json.loads(summary.read_text())["outcome"]
+    assert outcome["failed_instances"] == ["fraud-decider.0: exited with code 1"], outcome
+    assert "no/such/model" in done.out and "inferstream train fraud" in done.out
+    assert list(Path(env["TMPDIR"]).iterdir()) == []

@@ -27,6 +27,8 @@ DEBUG_CONTEXTS = "broker"
 
 # "FAIL [client#producer-1] [thrd:...]: 127.0.0.1:9092/bootstrap: Connect to ... failed: ..."
 _BROKER = re.compile(r"\]: (?:\w+://)?(?P<address>[^/\s]+)/(?P<id>[^:\s]+): (?P<text>.*)$")
+# "FAIL [...] [thrd:GroupCoordinator]: GroupCoordinator: 127.0.0.1:9092: Connect to ... failed: ..."
+_COORDINATOR = re.compile(r"\]: GroupCoordinator(?:/\d+)?: (?P<address>[^\s/]+:\d+): (?P<text>.*)$")
 _UP = re.compile(r"Broker changed state \S+ -> UP")
 
 
@@ -47,7 +49,7 @@ class BrokerStateFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        match = _BROKER.search(message)
+        match = _BROKER.search(message) or _COORDINATOR.search(message)
         address = match.group("address") if match else ""
         if record.levelno < logging.INFO:
             if match and _UP.search(match.group("text")):
