@@ -149,3 +149,15 @@ def test_upload_folder_round_trips(s3_env: S3Server, tmp_path: Path) -> None:
     keys = upload_folder(tmp_path / "out", f"s3://{bucket}/fraud")
     assert keys == ["fraud/1/model.onnx", "fraud/1/report/r.txt"]
     assert answer(fetch_version(f"s3://{bucket}/fraud", 1)) == pytest.approx(11)
+
+
+def test_concurrent_fetches_of_one_version_share_the_cache(s3_env: S3Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bucket = new_bucket()
+    s3_client().put_object(Bucket=bucket, Key="m/1/model.onnx", Body=onnx_bytes(5))
+    with ThreadPoolExecutor(4) as pool:
+        folders = list(pool.map(lambda _: fetch_version(f"s3://{bucket}/m", 1), range(4)))
+    assert len(set(folders)) == 1 and answer(folders[0]) == pytest.approx(9)
+    leftovers = [p.name for p in folders[0].parent.parent.iterdir() if ".tmp-" in p.name]
+    assert leftovers == [], "every losing copy is removed"

@@ -133,26 +133,36 @@ def fetch(location: ModelURI, cache_key: str) -> Path:
 
 
 def _cached(cache_key: str, manifest: list[dict[str, object]], fill: Callable[[Path], None]) -> Path:
-    """The cached folder for ``cache_key`` if its manifest matches, else a freshly filled one."""
+    """The cached copy of ``cache_key`` with exactly these objects, filled on first use.
+
+    An entry is named by the key and the manifest, and never changes once in place: a changed
+    object makes a new entry (older ones of the key are then removed), and two processes filling
+    the same entry at once both succeed (the second finds the first's and drops its own).
+    """
     root = cache_root()
-    entry = root / hashlib.sha256(cache_key.encode()).hexdigest()[:24]
     wanted = {"uri": cache_key, "objects": manifest}
-    try:
-        if json.loads((entry / "manifest.json").read_text()) == wanted:
-            return entry / "model"
-    except (OSError, ValueError):
-        pass
+    key = hashlib.sha256(cache_key.encode()).hexdigest()[:20]
+    content = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:20]
+    entry = root / f"{key}-{content}"
+    if (entry / "manifest.json").is_file():
+        return entry / "model"
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{entry.name}.tmp-", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp-", dir=root))
     try:
         fill(tmp / "model")
         (tmp / "manifest.json").write_text(json.dumps(wanted))
-        if entry.exists():
-            shutil.rmtree(entry, ignore_errors=True)
-        tmp.rename(entry)  # complete copies only: a crash leaves a .tmp- folder, never a half entry
+        try:
+            tmp.rename(entry)  # complete copies only: a crash leaves a .tmp- folder, never a half entry
+        except OSError:
+            if not (entry / "manifest.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process got there first: same content
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for old in root.glob(f"{key}-*"):
+        if old != entry:
+            shutil.rmtree(old, ignore_errors=True)
     return entry / "model"
 
 
