@@ -92,7 +92,8 @@ def errors(
         try:
             count = asyncio.run(_list(plan, chosen, sources, follow, as_json))
         except TransportError as exc:
-            console.print(f"[red]cannot read the failures of {plan.app}[/red]: {escape(str(exc))}")
+            hint = "has the pipeline run on this broker? give the same --conf as to `inferstream run`"
+            console.print(f"[red]cannot read the failures of {plan.app}[/red]: {escape(str(exc))}; {hint}")
             raise typer.Exit(2) from None
     if not as_json:
         what = " and ".join("dead letters" if s == "dead-letters" else "error outlets" for s in sources)

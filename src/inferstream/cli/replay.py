@@ -92,7 +92,8 @@ def replay(
     try:
         report = asyncio.run(_replay(plan, chosen, chosen_source, streamlet, since_ms, show))
     except TransportError as exc:
-        console.print(f"[red]cannot replay the failures of {plan.app}[/red]: {escape(str(exc))}")
+        hint = "has the pipeline run on this broker? give the same --conf as to `inferstream run`"
+        console.print(f"[red]cannot replay the failures of {plan.app}[/red]: {escape(str(exc))}; {hint}")
         raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(report.to_json()))
