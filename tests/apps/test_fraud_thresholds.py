@@ -54,7 +54,7 @@ def test_targets_that_need_frauds_say_so() -> None:
     with pytest.raises(ThresholdError, match="needs labelled frauds"):
         choose_threshold(normals, scores, ThresholdTarget("min-recall", 0.9))
     point = choose_threshold(normals, scores, ThresholdTarget("max-fpr", 0.05))
-    assert point.false_positive_rate <= 0.05
+    assert point.false_positive_rate == 0.05  # nothing to catch: the whole budget of normals
     with pytest.raises(ThresholdError):
         ThresholdTarget("max-fpr", 3.0)
 

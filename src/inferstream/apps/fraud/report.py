@@ -116,6 +116,11 @@ def _markdown(t: TrainedFraudModel, data: CardTransactions, s: TrainingSettings)
 
 
 def _aims(t: TrainedFraudModel) -> list[str]:
+    if not (t.oof_labels == 1).any():
+        return [
+            "No labelled frauds: there is nothing to measure recall or precision against. The "
+            "threshold flags the budgeted share of normal rows (--max-fpr)."
+        ]
     lines = ["Aims for the default model (cross-validated means):", ""]
     for name, aim in AIMS.items():
         got = t.winner.spread(name).mean

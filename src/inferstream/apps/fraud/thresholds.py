@@ -89,7 +89,9 @@ def choose_threshold(
     curve = trade_off(labels, scores)
     if target.kind == "max-fpr":
         within = np.flatnonzero(curve.false_positive_rate <= target.value + 1e-12)
-        if within.size:  # the best recall within budget, reached with the fewest alarms
+        if within.size and frauds == 0:  # nothing to catch: flag the budget's share of normals
+            threshold = float(curve.thresholds[within[-1]])
+        elif within.size:  # the best recall within budget, reached with the fewest alarms
             first_best = within[curve.recall[within] >= curve.recall[within[-1]]][0]
             threshold = float(curve.thresholds[first_best])
         else:  # even the top score alone breaks the budget: flag nothing
