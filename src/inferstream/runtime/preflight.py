@@ -17,6 +17,7 @@ import asyncio
 import logging
 from typing import Any
 
+from inferstream.runtime.streamlet import Streamlet
 from inferstream.transports.base import Transport, TransportError
 
 log = logging.getLogger("inferstream.runtime")
@@ -31,16 +32,12 @@ class PreflightError(Exception):
 
 async def preflight(plan: Any, transport: Transport, timeout: float = CHECK_TIMEOUT) -> list[str]:
     """Run every check of ``plan`` on ``transport``; returns warnings, raises PreflightError."""
-    check = getattr(transport, "check", None)
-    if check is not None:
-        try:
-            await asyncio.wait_for(check(), timeout)
-        except TransportError as exc:
-            raise PreflightError(str(exc)) from None
-        except TimeoutError:
-            raise PreflightError(
-                f"the {transport.name} transport did not answer within {timeout:g} s"
-            ) from None
+    try:
+        await asyncio.wait_for(transport.check(), timeout)
+    except TransportError as exc:
+        raise PreflightError(str(exc)) from None
+    except TimeoutError:
+        raise PreflightError(f"the {transport.name} transport did not answer within {timeout:g} s") from None
     problems = await asyncio.gather(
         *(_streamlet(name, sp.cls, sp.config, timeout) for name, sp in plan.streamlets.items()),
         return_exceptions=True,
@@ -61,12 +58,9 @@ async def preflight(plan: Any, transport: Transport, timeout: float = CHECK_TIME
     return warnings
 
 
-async def _streamlet(name: str, cls: type, config: Any, timeout: float) -> list[str]:
-    check = getattr(cls, "preflight", None)
-    if check is None:
-        return []
+async def _streamlet(name: str, cls: type[Streamlet], config: Any, timeout: float) -> list[str]:
     try:
-        warnings: list[str] = await asyncio.wait_for(check(name, config), timeout)
+        warnings = await asyncio.wait_for(cls.preflight(name, config), timeout)
     except TimeoutError:
         raise PreflightError(f"{name}: its pre-flight check did not finish within {timeout:g} s") from None
     return warnings

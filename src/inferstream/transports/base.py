@@ -191,5 +191,9 @@ class Transport(abc.ABC):
         """Per partition: records on ``topics`` that ``group`` has not committed yet."""
         raise NotImplementedError
 
+    async def check(self) -> None:  # noqa: B027 - optional hook: a transport in this process is there
+        """Pre-flight, before any topic or record: raise :class:`TransportError` saying what is missing
+        and what to do (Kafka: no broker answers at the bootstrap address)."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the transport holds (connections, admin clients)."""
