@@ -9,6 +9,7 @@ import grpc
 
 from inferstream.executors.config import ExecutorConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError
+from inferstream.observability import tracing
 
 T = TypeVar("T")
 
@@ -68,7 +69,8 @@ def call_metadata(config: ExecutorConfig) -> tuple[tuple[str, str], ...]:
 async def unary(call: Callable[..., Awaitable[T]], request: Any, config: ExecutorConfig, source: str) -> T:
     """Run one unary call with the configured deadline and metadata; RpcError → ExecutorError."""
     try:
-        return await call(request, timeout=config.timeout, metadata=call_metadata(config))
+        metadata = call_metadata(config) + tuple(tracing.outgoing_headers())  # W3C context when traced
+        return await call(request, timeout=config.timeout, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
         kind = _KIND_BY_CODE.get(exc.code(), ErrorKind.SERVER)
         raise ExecutorError(kind, f"gRPC {exc.code().name}: {exc.details()}", source) from None

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from inferstream.executors.base import Arrays, ModelExecutor, batch_size, check_outputs
 from inferstream.executors.errors import ErrorKind, ExecutorError
 from inferstream.executors.pool import BalancedExecutor
+from inferstream.observability import tracing
 
 #: A stack's layout: input name → (dtype, shape after the first dimension).
 StackKey = tuple[tuple[str, str, tuple[int, ...]], ...]
@@ -86,6 +87,8 @@ class _Stack:
     future: asyncio.Future[list[Segment]]
     waiting: int = 0  # records not answered yet
     segments: list[Segment] = field(default_factory=list)
+    traces: list[Any] | None = None  # per record: its trace context when sampled (tracing on)
+    enqueued_ns: int = 0
 
     def answer(self, segment: Segment) -> None:
         self.segments.append(segment)
@@ -164,6 +167,9 @@ class MicroBatcher:
         except ExecutorError as exc:
             return [Segment(0, records, None, CallInfo(f"invalid records: {exc.args[0]}", exc.kind))]
         stack = _Stack(arrays, splits, future, waiting=records)
+        traced = tracing.current_batch()
+        if traced is not None and traced.size == records:  # the stack is the batch being processed
+            stack.traces, stack.enqueued_ns = tracing.batch_contexts(range(records)), time.time_ns()
         self._enqueue(key, _Part(stack, 0, records))
         return await future
 
@@ -279,12 +285,14 @@ class MicroBatcher:
         error: ExecutorError | None = None
         source = self.executor.source
         outputs: Arrays = {}
+        contexts = _sampled(parts)
         try:
-            if isinstance(self.executor, BalancedExecutor):
-                prediction = await self.executor.call(stacked)
-                outputs, source = prediction.outputs, prediction.source
-            else:
-                outputs = await self.executor.predict(stacked)
+            with tracing.call_span(contexts, records, source):  # nothing unless a record is sampled
+                if isinstance(self.executor, BalancedExecutor):
+                    prediction = await self.executor.call(stacked)
+                    outputs, source = prediction.outputs, prediction.source
+                else:
+                    outputs = await self.executor.predict(stacked)
             check_outputs(outputs, rows, (), source)
         except ExecutorError as exc:
             error = exc
@@ -328,6 +336,20 @@ class MicroBatcher:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _sampled(parts: list[_Part]) -> list[Any] | None:
+    """Trace contexts of the sampled records in a call; each gets a span for its wait in the queue."""
+    if all(p.stack.traces is None for p in parts):
+        return None
+    found: list[Any] = []
+    for part in parts:
+        traces = part.stack.traces
+        if traces is not None:
+            mine = [c for c in traces[part.first : part.end] if c is not None]
+            tracing.end_waits(mine, part.stack.enqueued_ns)
+            found += mine
+    return found or None
 
 
 def _call_fields(c: CallInfo) -> tuple[str, ErrorKind | None, str, int, int, int]:

@@ -10,6 +10,7 @@ import aiohttp
 
 from inferstream.executors.config import ExecutorConfig, TlsConfig
 from inferstream.executors.errors import ErrorKind, ExecutorError, http_status_kind
+from inferstream.observability import tracing
 from inferstream.tensors import DType
 from inferstream.tensors.jsontext import dumps
 
@@ -57,7 +58,8 @@ class RestClient:
         url = self.base + path
         data = None if body is None else dumps(body)
         try:
-            async with self._open().request(method, url, data=data) as resp:
+            traced = dict(tracing.outgoing_headers()) or None  # W3C context of a traced call
+            async with self._open().request(method, url, data=data, headers=traced) as resp:
                 text = await resp.text()
                 status = resp.status
         except TimeoutError:

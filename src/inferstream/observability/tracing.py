@@ -17,6 +17,7 @@ The runtime, executors and server import tracing only through this module.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -168,7 +169,9 @@ class BatchTrace:
     streamlet: str
     size: int = 0  # good records in the batch
     spans: dict[int, Span] = field(default_factory=dict)
+    inputs: Sequence[bytes] = ()  # the good records' payloads, to tell which output came from which
     _headers: dict[int, Headers] = field(default_factory=dict)
+    _ids: dict[int, int] | None = None
 
     def context(self, index: int) -> Context | None:
         """The context of record ``index``'s span (children of it: batch wait, model call)."""
@@ -195,6 +198,16 @@ class BatchTrace:
             found = True
         return headers if found else None
 
+    def headers_for_payloads(self, payloads: Sequence[bytes]) -> list[Headers | None] | None:
+        """Headers of emitted ``payloads``: an output that IS an input payload (a router passing records
+        on) continues that record's trace; otherwise one output per input, in order, is assumed."""
+        if self._ids is None:
+            self._ids = {id(value): i for i, value in enumerate(self.inputs)}
+        sources = [self._ids.get(id(p), -1) for p in payloads]
+        if all(s < 0 for s in sources):
+            return self.headers_for(len(payloads), None)
+        return self.headers_for(len(payloads), sources)
+
     def fail(self, reason: str) -> None:
         from opentelemetry.trace import Status, StatusCode
 
@@ -208,18 +221,23 @@ class BatchTrace:
 
 
 def consume_batch(
-    streamlet: str, topic: str, headers: Sequence[Headers | None] | None, good: Sequence[int]
+    streamlet: str,
+    topic: str,
+    headers: Sequence[Headers | None] | None,
+    good: Sequence[int],
+    values: Sequence[bytes] = (),
 ) -> BatchTrace | None:
     """Start a ``process`` span for each sampled record among ``good`` (indices into ``headers``).
 
-    Index i of the returned trace is the i-th good record (its index in the streamlet's batch).
+    Index i of the returned trace is the i-th good record (its index in the streamlet's batch);
+    ``values``: the batch's payloads (all of them, as consumed).
     """
     tracer = _state.tracer
     if tracer is None or headers is None:
         return None
     from opentelemetry.trace import SpanKind
 
-    trace = BatchTrace(streamlet, size=len(good))
+    trace = BatchTrace(streamlet, size=len(good), inputs=[values[i] for i in good] if values else ())
     for position, index in enumerate(good):
         record_headers = headers[index]
         if not record_headers:
@@ -232,6 +250,44 @@ def consume_batch(
             attributes={"messaging.source.name": topic, "inferstream.streamlet": streamlet},
         )
     return trace if trace.spans else None
+
+
+_current: contextvars.ContextVar[BatchTrace | None] = contextvars.ContextVar("inferstream_batch")
+
+
+def activate(trace: BatchTrace | None) -> contextvars.Token[BatchTrace | None] | None:
+    """Make ``trace`` the batch being processed in this task (its emits continue its records' traces)."""
+    return None if trace is None else _current.set(trace)
+
+
+def deactivate(token: contextvars.Token[BatchTrace | None] | None) -> None:
+    if token is not None:
+        _current.reset(token)
+
+
+def current_batch() -> BatchTrace | None:
+    return _current.get(None) if _state.tracer is not None else None
+
+
+def emit_headers(
+    payloads: Sequence[bytes], streamlet: str, topics: str, ingress: bool
+) -> list[Headers | None] | None:
+    """Headers for records a streamlet emits: a traced batch's context, or an ingress's sampling."""
+    if _state.tracer is None:
+        return None
+    trace = _current.get(None)
+    if trace is not None:
+        return trace.headers_for_payloads(payloads)
+    return ingress_headers(streamlet, topics, len(payloads)) if ingress else None
+
+
+def batch_contexts(indices: Sequence[int]) -> list[Any] | None:
+    """Per record ``indices[i]`` of the batch being processed: its span's context, or None (not sampled)."""
+    trace = current_batch()
+    if trace is None:
+        return None
+    contexts = [trace.context(i) for i in indices]
+    return contexts if any(c is not None for c in contexts) else None
 
 
 # -- model calls ----------------------------------------------------------------------------------
@@ -324,18 +380,19 @@ def child_span(name: str, **attributes: Any) -> Iterator[None]:
         yield
 
 
-def current_context() -> Any:
-    """The current OpenTelemetry context (to carry across a queue), or None when tracing is off."""
+def traced_context() -> Any:
+    """The current context when a sampled span is open (to carry across a queue), else None."""
     if _state.tracer is None:
         return None
-    from opentelemetry import context
+    from opentelemetry import context, trace
 
-    return context.get_current()
+    span_context = trace.get_current_span().get_span_context()
+    return context.get_current() if span_context.is_valid and span_context.trace_flags.sampled else None
 
 
-def span_since(name: str, parent: Any, started_ns: int) -> None:
-    """A finished span under ``parent`` from ``started_ns`` to now (e.g. the time in a queue)."""
+def span_between(name: str, parent: Any, start_ns: int, end_ns: int, **attributes: Any) -> None:
+    """A finished span under ``parent`` (from :func:`traced_context`), e.g. a request's time in a queue."""
     tracer = _state.tracer
     if tracer is None or parent is None:
         return
-    tracer.start_span(name, context=parent, start_time=started_ns).end()
+    tracer.start_span(name, context=parent, start_time=start_ns, attributes=attributes or None).end(end_ns)

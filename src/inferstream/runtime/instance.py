@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from inferstream.observability import stage_times
+from inferstream.observability import stage_times, tracing
 from inferstream.runtime.codecs import DecodeFailure
 from inferstream.runtime.commits import Committer
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC, dead_letter
@@ -114,6 +114,7 @@ class StreamletInstance:
         self._unwired_warned: set[str] = set()
         self._failure_log: FailureLog | None = None
         self._outlets = streamlet.outlets()
+        self._is_ingress = isinstance(streamlet, Ingress)
         self._stage_times = stage_times.StageTimes(ctx.streamlet, ctx.instance)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -202,8 +203,13 @@ class StreamletInstance:
             self._unwired_warned.add(outlet.name)
             log.warning("%s: outlet %r is not connected; its records are discarded", self.name, outlet.name)
         assert self._producer is not None
-        for topic in topics:
-            acks.append(await self._producer.send(topic, payloads, keys))
+        # W3C trace context of sampled records (None when tracing is off or nothing is sampled)
+        headers = tracing.emit_headers(payloads, self.ctx.streamlet, ",".join(topics), self._is_ingress)
+        for topic in topics:  # headers only when there are some: producers written before them work
+            sent = self._producer.send(topic, payloads, keys, headers) if headers else self._producer.send(
+                topic, payloads, keys
+            )
+            acks.append(await sent)
         stage_times.mark("sent")
         self.stats.outlet(outlet.name).count(len(payloads))
         explain = getattr(outlet, "explain", None)  # an ErrorOutlet: these records are failures
@@ -366,6 +372,10 @@ class StreamletInstance:
         if not good:
             return
         batch = InBatch(inlet, decoded, polled.topic, polled.partition, offsets)
+        traced = None if polled.headers is None else tracing.consume_batch(
+            self.ctx.streamlet, polled.topic, polled.headers, good, polled.values
+        )
+        token = tracing.activate(traced)  # this task's emits continue the records' traces
         try:
             if isinstance(self.streamlet, Egress):
                 await self.streamlet.process(batch)
@@ -377,7 +387,13 @@ class StreamletInstance:
             log.exception("%s: processing a batch of %d records from %s failed", self.name, len(good), inlet)
             self.stats.inlet(inlet.name).errors += len(good)
             reason = f"processing failed: {type(exc).__name__}: {exc}"
+            if traced is not None:
+                traced.fail(reason)
             await self._dead_letter(inlet, polled, [(i, reason) for i in good], acks)
+        finally:
+            tracing.deactivate(token)
+            if traced is not None:
+                traced.end()
 
     async def _dead_letter(
         self,

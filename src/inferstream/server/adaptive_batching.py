@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from inferstream.models import Arrays
+from inferstream.observability import tracing
 
 
 def _shape_key(inputs: Arrays) -> tuple[Any, ...]:
@@ -43,6 +45,8 @@ class _Pending:
     rows: int
     key: tuple[Any, ...]
     future: asyncio.Future[Arrays] = field(repr=False)
+    trace: Any = None  # the request's trace context when the caller is traced
+    queued_ns: int = 0
 
 
 class AdaptiveBatcher:
@@ -74,7 +78,9 @@ class AdaptiveBatcher:
         if self._queued_rows and self._queued_rows + rows > self._max_queued:
             raise QueueFull(f"{self._queued_rows} rows are waiting already (limit {self._max_queued})")
         future: asyncio.Future[Arrays] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(inputs, rows, _shape_key(inputs), future))
+        trace = tracing.traced_context()
+        queued = time.time_ns() if trace is not None else 0
+        self._queue.append(_Pending(inputs, rows, _shape_key(inputs), future, trace, queued))
         self._queued_rows += rows
         self._wakeup.set()
         return await future
@@ -99,8 +105,10 @@ class AdaptiveBatcher:
             batch = self._take()
             if not batch:
                 continue
+            started = time.time_ns()
             try:
                 results = await loop.run_in_executor(self._executor, self._run_batch, batch)
+                _trace(batch, started)
             except Exception as exc:  # the model failed: every request of the batch gets the reason
                 for pending in batch:
                     if not pending.future.done():
@@ -139,3 +147,14 @@ class AdaptiveBatcher:
         bounds = np.cumsum([p.rows for p in batch])[:-1]
         parts = {name: np.split(value, bounds) for name, value in outputs.items()}
         return [{name: parts[name][i] for name in outputs} for i in range(len(batch))]
+
+
+def _trace(batch: list[_Pending], started_ns: int) -> None:
+    """For traced requests: the time each waited in the queue and the model run its batch took."""
+    ended = time.time_ns()
+    rows = sum(p.rows for p in batch)
+    for pending in batch:
+        if pending.trace is not None:
+            tracing.span_between("queue wait", pending.trace, pending.queued_ns, started_ns)
+            tracing.span_between("model run", pending.trace, started_ns, ended, rows=rows,
+                                 requests=len(batch))

@@ -107,6 +107,7 @@ class ModelServing(ServerStreamlet, Processor):
             observer=self._on_call,
         )
         self.metrics.in_flight.set_function(lambda: self.batcher.in_flight if self.batcher else 0)
+        await self._note_model(config.model or str(config.model_path or ""))
 
     # -- observation ----------------------------------------------------------------------------
     def _on_attempt(self, endpoint: str, seconds: float, error: ExecutorError | None) -> None:
@@ -114,6 +115,22 @@ class ModelServing(ServerStreamlet, Processor):
         self.metrics.endpoint_calls.labels(endpoint, "ok" if error is None else error.kind.value).inc()
         if error is not None:
             self.metrics.errors.labels(error.kind.value).inc()
+        # health as the console shows it: the latest attempt; an ejection each time the balancer rests it
+        self.metrics.endpoint_up.labels(endpoint).set(1 if error is None else 0)
+        balancer = getattr(self.executor, "balancer", None)
+        if error is not None and error.transient and balancer is not None:
+            state = balancer.state(endpoint)
+            if state is not None and state.failures >= balancer.eject_after:
+                self.metrics.endpoint_ejections.labels(endpoint).inc()
+
+    async def _note_model(self, fallback: str) -> None:
+        """The model and version answering, as the server reports them (best effort, at start)."""
+        assert self.executor is not None
+        try:
+            meta = await asyncio.wait_for(self.executor.metadata(), 2.0)
+            self.metrics.model_info.labels(meta.name or fallback, ",".join(meta.versions) or "latest").set(1)
+        except Exception:  # a server not up yet: the console shows the model name only
+            return
 
     def _on_call(self, records: int, seconds: float, error: ExecutorError | None) -> None:
         self.metrics.batch_size.observe(records)
