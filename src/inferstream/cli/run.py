@@ -13,14 +13,6 @@ from rich.live import Live
 from rich.table import Table
 
 from inferstream.cli.main import app, console
-from inferstream.cli.run_outcome import (
-    DEFAULT_RATIO,
-    MaxErrorRatioOption,
-    PreflightOption,
-    preflight_or_exit,
-    report_outcome,
-    summary_table,
-)
 from inferstream.cli.run_options import (
     ConsoleOption,
     OtlpEndpointOption,
@@ -28,6 +20,14 @@ from inferstream.cli.run_options import (
     console_address,
     start_tracing,
     with_console,
+)
+from inferstream.cli.run_outcome import (
+    DEFAULT_RATIO,
+    MaxErrorRatioOption,
+    PreflightOption,
+    preflight_or_exit,
+    report_outcome,
+    summary_table,
 )
 from inferstream.cli.verify import ConfFileOption, ConfOption, ScaleOption, print_problems
 from inferstream.console import ProcessProbe, RunnerProbe

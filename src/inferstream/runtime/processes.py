@@ -4,12 +4,12 @@ The parent starts ``python -m inferstream.runtime.instance_process BLUEPRINT --i
 <streamlet>:<i> ...`` per instance, prefixes each child's log lines with ``[<streamlet>.<i>]``,
 and ends the run like the in-process runner: when every ingress process has exited (or
 ``run_for`` passed, or on a signal) it waits until every consumer group's lag is 0, then
-SIGTERMs the others, which finish their in-flight batches, commit and exit. Each child writes
+SIGTERMs the others, which finish their in-flight batches, commit and exit. Each child prints
 its counters every second; the parent keeps the last report of each (a child killed by a signal
-keeps its last known counts) and merges them into one summary; nothing is written to disk. With ``control=True``
-each child also serves its live counters (``GET /stats``); :attr:`ProcessRunner.control_urls`
-and :attr:`ProcessRunner.http_urls` (model-serving's ``/state``, ``/metrics``) say where, for
-the console.
+keeps its last known counts) and merges them into one summary; nothing is written to disk.
+With ``control=True`` each child also serves its live counters (``GET /stats``);
+:attr:`ProcessRunner.control_urls` and :attr:`ProcessRunner.http_urls` (model-serving's
+``/state``, ``/metrics``) say where, for the console.
 """
 
 from __future__ import annotations
