@@ -4,6 +4,7 @@ runtime's: tests/runtime/test_instance.py)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -183,11 +184,12 @@ def test_a_slow_batch_is_not_overtaken_on_its_partition_and_bad_records_are_isol
     assert 1 in seen  # the rejected batch was retried one record per call
 
 
-def test_server_down_gives_every_record_an_error_result() -> None:
+def test_server_down_with_on_unavailable_error_gives_every_record_an_error_result() -> None:
     async def body() -> tuple[list[ServingResult], bytes]:
         streamlet = await started({
             "protocol": "tfserving", "transport": "grpc", "target": f"127.0.0.1:{free_port()}",
             "model": "fraud", "retries": 2, "backoff": "5 milliseconds", "timeout": "1 second",
+            "on-unavailable": "error",  # the original's behaviour; the default waits (next test)
         })
         out = Collector()
         try:
@@ -204,8 +206,37 @@ def test_server_down_gives_every_record_an_error_result() -> None:
         assert result.metadata.errors.startswith("unavailable")
         assert "after 3 attempts" in result.metadata.errors
         assert result.metadata.model_name == "fraud"
-    assert b'inferstream_serving_errors_total{kind="unavailable"} 3.0' in metrics
+    errors = re.search(rb'inferstream_serving_errors_total\{kind="unavailable"\} ([0-9.]+)', metrics)
+    assert errors and float(errors[1]) >= 3  # the call's 3 attempts (+ the model lookup at start, if any)
     assert b'inferstream_serving_records_failed_total{kind="unavailable"} 5.0' in metrics
+
+
+def test_server_down_records_wait_and_state_and_metrics_say_so() -> None:
+    async def body() -> tuple[dict[str, Any], bytes, int]:
+        streamlet = await started({
+            "protocol": "tfserving", "transport": "grpc", "target": f"127.0.0.1:{free_port()}",
+            "model": "fraud", "retries": 1, "backoff": "5 milliseconds", "timeout": "1 second",
+        })
+        out = Collector()
+        task = asyncio.create_task(streamlet.process(in_batch(streamlet, payloads(rows(0, 5)), 0), out))
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if streamlet.state().get("status") == "waiting for model server":
+                    break
+            state, metrics = streamlet.state(), streamlet.metrics.exposition()
+            assert not task.done(), "process() returned while the server was down"
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await streamlet.on_stop()
+        return state, metrics, len(out.results())
+
+    state, metrics, emitted = asyncio.run(body())
+    assert state["status"] == "waiting for model server" and state["waiting_records"] == 5
+    assert b"inferstream_serving_waiting_for_server 1.0" in metrics
+    assert b"inferstream_serving_waiting_records 5.0" in metrics
+    assert emitted == 0  # no error records: they wait
 
 
 def test_state_and_metrics_over_http(builtin_server: RunningServer) -> None:

@@ -9,6 +9,7 @@ Engine = Literal["inferstream", "quix", "handwritten"]
 Protocol = Literal["grpc", "rest"]
 Access = Literal["direct", "client-lb", "proxy"]
 Style = Literal["batched", "original"]
+Guarantee = Literal["at-least-once", "exactly-once"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Mode:
     instances: int = 1  # model-serving streamlet instances (one consumer group)
     style: Style = "batched"  # "original": one record per call, one call in flight per instance
     colocated: bool = False  # inferstream: the decider and the egresses share one process (--colocate)
+    guarantee: Guarantee = "at-least-once"  # exactly-once: Kafka transactions (inferstream only)
 
     @property
     def name(self) -> str:
@@ -33,6 +35,8 @@ class Mode:
             parts.append(self.style)
         if self.colocated:
             parts.append("colocated")
+        if self.guarantee == "exactly-once":
+            parts.append("exactly-once")
         return "-".join(parts)
 
     @property
@@ -63,6 +67,7 @@ def full_modes(replicas: int = 2) -> list[Mode]:
     modes.append(Mode("inferstream", "grpc", colocated=True))
     for protocol in protocols:
         modes.append(Mode("inferstream", protocol))
+        modes.append(Mode("inferstream", protocol, guarantee="exactly-once"))  # its cost, side by side
         modes.append(Mode("inferstream", protocol, "client-lb", replicas))
         modes.append(Mode("inferstream", protocol, "proxy", replicas))
         modes.append(Mode("inferstream", protocol, style="original"))

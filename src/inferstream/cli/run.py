@@ -38,6 +38,7 @@ from inferstream.runtime.control import ControlServer
 from inferstream.runtime.processes import READY_MARKER, ProcessRunner
 from inferstream.runtime.run_stats import PipelineStats
 from inferstream.runtime.runner import Runner
+from inferstream.runtime.transactional import EXACTLY_ONCE, parse_guarantees
 from inferstream.transports import TransportError, load_transport
 
 
@@ -134,6 +135,13 @@ def run(
     control_port: Annotated[
         int | None, typer.Option(min=0, help="Serve GET /stats and POST /scale on 127.0.0.1 (0: free port).")
     ] = None,
+    guarantee: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="at-least-once (default) or exactly-once (Kafka transactions), for every streamlet or "
+            "one: --guarantee exactly-once, --guarantee model-serving=exactly-once (repeatable).",
+        ),
+    ] = None,
     console_at: ConsoleOption = None,
     trace_ratio: TraceRatioOption = None,
     otlp_endpoint: OtlpEndpointOption = None,
@@ -152,6 +160,12 @@ def run(
     except (TransportError, TypeError) as exc:
         console.print(f"[red]cannot use transport {transport!r}[/red]: {exc}")
         raise typer.Exit(2) from None
+    try:
+        guarantees = parse_guarantees(guarantee or [], list(plan.streamlets))
+        if EXACTLY_ONCE in guarantees.values() and not chosen.transactions:
+            raise ValueError(f"exactly-once needs Kafka transactions: use --transport kafka, not {transport}")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--guarantee") from None
     at = console_address(console_at)
     tracing = start_tracing(plan.app, trace_ratio, otlp_endpoint)
     seconds = _seconds(run_for, "--for")
@@ -173,14 +187,9 @@ def run(
         if records is not None:
             options += ["--records", str(records)]
         options += tracing
+        options += [a for g in guarantee or [] for a in ("--guarantee", g)]
         children = ProcessRunner(
-            plan,
-            chosen,
-            blueprint,
-            transport,
-            options,
-            run_for=seconds,
-            drain_timeout=drain_seconds,
+            plan, chosen, blueprint, transport, options, run_for=seconds, drain_timeout=drain_seconds,
             control=at is not None,
             colocate=_colocated(colocate or [], plan.streamlets),
         )
@@ -196,6 +205,7 @@ def run(
             only=only or None,
             drain=drain,
             on_ready=(lambda: print(READY_MARKER, flush=True)) if only else None,
+            guarantees=guarantees,
         )
         show = progress and console.is_terminal
         if show:

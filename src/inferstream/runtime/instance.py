@@ -21,6 +21,7 @@ from inferstream.observability import stage_times, tracing
 from inferstream.runtime.codecs import DecodeFailure
 from inferstream.runtime.commits import Committer
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC, dead_letter
+from inferstream.runtime.emitter import Emitter
 from inferstream.runtime.http_endpoint import start_http
 from inferstream.runtime.offsets import OffsetTracker, Ticket
 from inferstream.runtime.run_stats import InstanceStats
@@ -34,6 +35,12 @@ from inferstream.runtime.streamlet import (
     ServerStreamlet,
     Streamlet,
     StreamletContext,
+)
+from inferstream.runtime.transactional import (
+    AT_LEAST_ONCE,
+    DEFAULT_INTERVAL,
+    EXACTLY_ONCE,
+    consume_transactionally,
 )
 from inferstream.transports.base import Consumer, MessageBatch, Producer, Transport, TransportError
 
@@ -57,29 +64,6 @@ class Wiring:
     dead_letter_topic: str = "dead-letters"
 
 
-class _Emitter:
-    """The :class:`~inferstream.runtime.streamlet.Output` given to ``run`` / ``process``.
-
-    For a consumed batch (``ticket``), the first emit waits for the batch's turn: outputs leave in
-    consumption order per partition however many batches are in flight.
-    """
-
-    def __init__(
-        self, instance: StreamletInstance, acks: list[Awaitable[None]], ticket: Ticket | None = None
-    ) -> None:
-        self._instance = instance
-        self._acks = acks
-        self._ticket = ticket
-
-    async def emit(self, outlet: Outlet, batch: Any) -> None:
-        if self._ticket is not None:
-            stage_times.mark("emit")
-            await self._ticket.turn()
-            stage_times.mark("turn")
-            self._ticket = None  # the turn lasts until the batch's process() returns
-        await self._instance.emit(outlet, batch, self._acks)
-
-
 class StreamletInstance:
     def __init__(
         self,
@@ -91,6 +75,7 @@ class StreamletInstance:
         record_budget: int | None = None,
         poll_timeout: float = 0.05,
         shutdown_timeout: float = 20.0,
+        guarantee: str = AT_LEAST_ONCE,
     ) -> None:
         self.streamlet = streamlet
         self.ctx = ctx
@@ -116,12 +101,20 @@ class StreamletInstance:
         self._outlets = streamlet.outlets()
         self._is_ingress = isinstance(streamlet, Ingress)
         self._stage_times = stage_times.StageTimes(ctx.streamlet, ctx.instance)
+        # Exactly-once applies to what consumes: an ingress has no positions to commit with its records.
+        self.transactional = guarantee == EXACTLY_ONCE and bool(wiring.inlet_topics)
+        self._transaction_lock = asyncio.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def setup(self) -> None:
         """Join consumer groups (before any ingress produces), start HTTP, call ``on_start``."""
         client = f"{self.ctx.app}.{self.name}"
-        self._producer = self.transport.producer(client)
+        if self.transactional:  # one transactional id per instance: a restarted one fences its zombie
+            producer: Any = self.transport.transactional_producer(client, f"{self.ctx.app}.{self.name}")
+            await producer.init()
+            self._producer = producer
+        else:
+            self._producer = self.transport.producer(client)
         for inlet_name, topic in self.wiring.inlet_topics.items():
             group = self.wiring.inlet_groups[inlet_name]
             self._consumers[inlet_name] = self.transport.consumer(group, [topic], client)
@@ -139,7 +132,8 @@ class StreamletInstance:
             if isinstance(self.streamlet, Ingress):
                 await self._run_ingress(self.streamlet)
             else:
-                await asyncio.gather(*(self._consume(name) for name in self._consumers))
+                consume = self._consume_transactionally if self.transactional else self._consume
+                await asyncio.gather(*(consume(name) for name in self._consumers))
         except Exception as exc:
             self.stats.failure = f"{type(exc).__name__}: {exc}"
             raise
@@ -222,7 +216,7 @@ class StreamletInstance:
 
     # -- ingress --------------------------------------------------------------------------------
     async def _run_ingress(self, ingress: Ingress) -> None:
-        emitter = _Emitter(self, self._ingress_acks)
+        emitter = Emitter(self, self._ingress_acks)
         run = asyncio.ensure_future(ingress.run(self.ctx, emitter))
         budget_spent = asyncio.ensure_future(self.exhausted.wait())
         ack_pruner = asyncio.ensure_future(self._prune_ingress_acks())
@@ -305,6 +299,9 @@ class StreamletInstance:
         if failed:
             raise failed[0]
 
+    async def _consume_transactionally(self, inlet_name: str) -> None:
+        await consume_transactionally(self, inlet_name, DEFAULT_INTERVAL)
+
     def _finished(self, task: asyncio.Task[None], failed: list[BaseException]) -> None:
         self._tasks.discard(task)
         self._slots.release()
@@ -380,7 +377,7 @@ class StreamletInstance:
             if isinstance(self.streamlet, Egress):
                 await self.streamlet.process(batch)
             elif isinstance(self.streamlet, Processor):
-                await self.streamlet.process(batch, _Emitter(self, acks, ticket))
+                await self.streamlet.process(batch, Emitter(self, acks, ticket))
         except (asyncio.CancelledError, InstanceFailure):
             raise
         except Exception as exc:  # errors are data: the batch goes to the dead letters

@@ -28,6 +28,7 @@ from inferstream.runtime.child_stats import REPORT_INTERVAL, stats_line
 from inferstream.runtime.config import parse_duration
 from inferstream.runtime.control import ControlServer
 from inferstream.runtime.runner import Runner
+from inferstream.runtime.transactional import parse_guarantees
 from inferstream.transports import TransportError, load_transport
 
 MODULE = "inferstream.runtime.instance_process"
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", action="append", default=[])
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--drain-timeout", default="60s")
+    parser.add_argument("--guarantee", action="append", default=[])
     parser.add_argument("--control-port", type=int, default=None, help="serve GET /stats (0: free port)")
     parser.add_argument("--trace-ratio", type=float, default=None)
     parser.add_argument("--otlp-endpoint", default=None)
@@ -98,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_progress=lambda stats: print(stats_line(stats), flush=True),  # the parent keeps the last one
         progress_interval=REPORT_INTERVAL,
         on_ready=lambda: _ready(runner),
+        guarantees=parse_guarantees(args.guarantee, list(checked.plan.streamlets)),
     )
 
     async def run() -> Any:

@@ -28,6 +28,7 @@ from inferstream.runtime.outcome import describe_exit
 from inferstream.runtime.plan import Plan
 from inferstream.runtime.run_stats import InstanceStats, PipelineStats
 from inferstream.runtime.signals import install_stop_handlers
+from inferstream.runtime.supervision import RestartPolicy
 from inferstream.transports.base import Transport
 
 log = logging.getLogger("inferstream.runtime")
@@ -81,6 +82,8 @@ class ProcessRunner:
         self.colocate = [list(names) for names in colocate]
         self._reports: dict[tuple[str, int], dict[str, Any]] = {}  # each child's latest counts
         self._asked_to_stop: set[tuple[str, int]] = set()  # SIGTERM from us is not a failure
+        self.restarts = RestartPolicy()  # instances that die on their own start again
+        self._noted_exits: set[int] = set()  # pids whose death was seen (and a restart planned)
 
     def stop(self) -> None:
         self._stop.set()
@@ -186,8 +189,10 @@ class ProcessRunner:
         while not self._stop.is_set():
             if ingress and all(self.children[k].returncode is not None for k in ingress):
                 break
-            if any(self.children[k].returncode not in (None, 0) for k in self.children):
-                break  # an instance failed: stop the run
+            if any(self.children[k].returncode not in (None, 0) for k in ingress):
+                break  # a source failed: stop the run
+            if not await self._supervise(others):
+                break  # an instance keeps dying: stop the run
             if deadline is not None and time.monotonic() >= deadline:
                 break
             with contextlib.suppress(TimeoutError):
@@ -195,15 +200,27 @@ class ProcessRunner:
         await self._terminate(ingress)
         drain_deadline = time.monotonic() + self.drain_timeout
         quiet = 0
-        while quiet < 2 and time.monotonic() < drain_deadline and not self._all_failed_or_done(others):
+        while quiet < 2 and time.monotonic() < drain_deadline and await self._supervise(others):
             quiet = quiet + 1 if await self._drained() else 0
             await asyncio.sleep(0.2)
         await self._terminate(others)
         await asyncio.gather(*self._readers, return_exceptions=True)
         return self._merge(started)
 
-    def _all_failed_or_done(self, keys: Sequence[tuple[str, int]]) -> bool:
-        return any(self.children[k].returncode not in (None, 0) for k in keys)
+    async def _supervise(self, keys: Sequence[tuple[str, int]]) -> bool:
+        """Restart instances that died on their own (kill -9, a crash), with backoff (runtime.supervision);
+        False once one has used up its restarts."""
+        for key in keys:
+            process = self.children[key]
+            code = process.returncode
+            if code in (None, 0) or key in self._asked_to_stop or process.pid in self._noted_exits:
+                continue
+            self._noted_exits.add(process.pid)
+            if not self.restarts.failed(key, code):
+                return False
+        for name, index in self.restarts.due():
+            await self._spawn(name, index)
+        return True
 
     def _merge(self, started: float) -> tuple[PipelineStats, dict[str, int]]:
         stats = PipelineStats(self.plan.app)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from inferstream.runtime.instance import StreamletInstance
@@ -22,6 +22,7 @@ from inferstream.runtime.plan import Plan
 from inferstream.runtime.run_stats import PipelineStats
 from inferstream.runtime.signals import install_stop_handlers
 from inferstream.runtime.streamlet import StreamletContext
+from inferstream.runtime.transactional import AT_LEAST_ONCE, EXACTLY_ONCE
 from inferstream.transports.base import Transport
 
 log = logging.getLogger("inferstream.runtime")
@@ -49,11 +50,15 @@ class Runner:
         drain: bool = True,
         on_ready: Callable[[], None] | None = None,
         shutdown_timeout: float = 20.0,
+        guarantees: Mapping[str, str] | None = None,
     ) -> None:
         """``only``: run just these (streamlet, instance) pairs (one process of a multi-process run);
         ``drain=False``: on stop, finish in-flight batches but do not wait for lag 0 (the parent does)."""
         self.plan = plan
         self.transport = transport
+        self.guarantees = dict(guarantees or {})  # streamlet → exactly-once | at-least-once (default)
+        if EXACTLY_ONCE in self.guarantees.values() and not transport.transactions:
+            raise ValueError(f"exactly-once needs a transport with transactions (kafka): {transport.name}")
         self.run_for = run_for
         self.records = records
         self.drain_timeout = drain_timeout
@@ -105,6 +110,7 @@ class Runner:
                         self.stats.instance(name, index),
                         record_budget=budget,
                         shutdown_timeout=self.shutdown_timeout,
+                        guarantee=self.guarantees.get(name, AT_LEAST_ONCE),
                     )
                 )
 
@@ -184,6 +190,7 @@ class Runner:
                 streamlet_plan.wiring,
                 self.stats.instance(streamlet, index),
                 shutdown_timeout=self.shutdown_timeout,
+                guarantee=self.guarantees.get(streamlet, AT_LEAST_ONCE),
             )
             await instance.setup()
             self.instances.append(instance)

@@ -2,8 +2,10 @@
 
 Records of concurrent batches are micro-batched into model calls (``max-batch-size`` records or
 what arrived within ``max-batch-latency``), up to ``parallelism`` calls in flight. Results are
-emitted in consumption order per partition. A record that cannot be scored after the retry
-budget becomes a ServingResult with ``errors`` set; nothing is dropped. ``/state`` serves the
+emitted in consumption order per partition. When the server is unreachable the records wait
+(``on-unavailable: wait``, :mod:`~inferstream.serving.outage`): nothing more is consumed until
+it answers. A record the server refuses becomes a ServingResult with ``errors`` set; nothing is
+dropped. ``/state`` serves the
 original's statistics JSON and ``/metrics`` this instance's Prometheus metrics.
 """
 
@@ -15,11 +17,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from aiohttp import web
+from prometheus_client import Gauge
 
 from inferstream.executors.base import ModelExecutor
 from inferstream.executors.errors import ErrorKind, ExecutorError
 from inferstream.executors.factory import open_executor
 from inferstream.executors.micro_batching import CallInfo, MicroBatcher, Segment
+from inferstream.executors.retry import Backoff
 from inferstream.observability import stage_times
 from inferstream.observability.execution_stats import ExecutionStatistics
 from inferstream.observability.metrics import ServingMetrics
@@ -34,9 +38,14 @@ from inferstream.runtime import (
     StreamletContext,
 )
 from inferstream.schemas import SERVING_RESULT, SOURCE_REQUEST
+from inferstream.serving.outage import OutageWaiter
 from inferstream.serving.parameters import (
+    BACKOFF,
+    BACKOFF_MAX,
     MAX_BATCH_LATENCY,
     MAX_BATCH_SIZE,
+    MAX_WAIT,
+    ON_UNAVAILABLE,
     PARALLELISM,
     PARAMETERS,
     RENAME_OUTPUTS,
@@ -83,6 +92,13 @@ class ModelServing(ServerStreamlet, Processor):
         self.metrics = ServingMetrics()
         self.stats = ExecutionStatistics(name="")
         self.renames: dict[str, str] = {}
+        self.outage: OutageWaiter | None = None
+        self._waiting = Gauge("inferstream_serving_waiting_for_server",
+                              "1 while records wait out a model server outage (on-unavailable: wait)",
+                              registry=self.metrics.registry)  # fmt: skip
+        self._waiting_records = Gauge("inferstream_serving_waiting_records",
+                                      "Records kept back while the model server is unavailable",
+                                      registry=self.metrics.registry)  # fmt: skip
 
     async def on_start(self, ctx: StreamletContext) -> None:
         values = ctx.config.as_dict()
@@ -108,6 +124,13 @@ class ModelServing(ServerStreamlet, Processor):
         )
         self.metrics.in_flight.set_function(lambda: self.batcher.in_flight if self.batcher else 0)
         await self._note_model(config.model or str(config.model_path or ""))
+        backoff = Backoff(seconds(values, BACKOFF), max(seconds(values, BACKOFF_MAX), 1.0))
+        self.outage = outage = OutageWaiter(
+            self.batcher.score_stacked, wait=values.get(ON_UNAVAILABLE.key, "wait") == "wait",
+            max_wait=seconds(values, MAX_WAIT), backoff=backoff, target=str(where or ""),
+        )  # fmt: skip
+        self._waiting.set_function(lambda: float(outage.waiting))
+        self._waiting_records.set_function(lambda: float(outage.waiting_records))
 
     # -- observation ----------------------------------------------------------------------------
     def _on_attempt(self, endpoint: str, seconds: float, error: ExecutorError | None) -> None:
@@ -140,7 +163,14 @@ class ModelServing(ServerStreamlet, Processor):
             self._on_attempt(self.executor.source, seconds, error)  # embedded: one attempt per call
 
     def state(self) -> dict[str, Any]:
-        return self.stats.to_json()
+        """The original's statistics JSON; during an outage also ``status: waiting for model server``,
+        how many records wait and for how long (the original's keys alone otherwise)."""
+        state = self.stats.to_json()
+        if self.outage is not None and self.outage.waiting:
+            state["status"] = self.outage.status()
+            state["waiting_records"] = self.outage.waiting_records
+            state["waiting_seconds"] = round(self.outage.outage_seconds(), 1)
+        return state
 
     def http_routes(self) -> list[web.RouteDef]:
         async def state(_: web.Request) -> web.Response:
@@ -166,7 +196,7 @@ class ModelServing(ServerStreamlet, Processor):
         """The answers for the decoded (good) records, group by group (the outlet codec encodes them)."""
         assert self.batcher is not None
         groups = decoded.groups
-        batcher = self.batcher
+        batcher = self.outage or self.batcher
         answers = await asyncio.gather(*(
             batcher.score_stacked({n: s.values for n, s in g.inputs.items()}, g.row_splits) for g in groups
         ))

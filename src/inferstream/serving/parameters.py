@@ -59,12 +59,17 @@ LB_POLICY = StringParameter("lb-policy", "round_robin", "round_robin | least_out
 EJECT_AFTER = IntParameter("eject-after", 1, "consecutive failures that eject an endpoint", minimum=1)
 EJECT_FOR = DurationParameter("eject-for", "2 seconds", "how long an ejected endpoint rests")
 DNS_REFRESH = DurationParameter("dns-refresh", "5 seconds", "how often dns:/// targets are re-resolved")
+ON_UNAVAILABLE = StringParameter(
+    "on-unavailable", "wait", "server unreachable: wait (keep the records, consume nothing more) | error "
+    "(error records after the retries, as the original)", choices=("wait", "error"),
+)  # fmt: skip
+MAX_WAIT = DurationParameter("max-wait", "0s", "how long records may wait out an outage (0: no limit)")
 
 PARAMETERS = (
     PROTOCOL, TRANSPORT, TARGET, MODEL, MODEL_PATH, VERSION, VERSION_LABEL, SIGNATURE, REST_FORMAT,
     PATH_PREFIX, SELDON_DEPLOYMENT, SELDON_NAMESPACE, HEADERS, TLS, TLS_CA, TLS_CERT, TLS_KEY,
     OUTPUT_NAMES, RENAME_OUTPUTS, MAX_BATCH_SIZE, MAX_BATCH_LATENCY, PARALLELISM, TIMEOUT, RETRIES,
-    BACKOFF, BACKOFF_MAX, LB_POLICY, EJECT_AFTER, EJECT_FOR, DNS_REFRESH,
+    BACKOFF, BACKOFF_MAX, LB_POLICY, EJECT_AFTER, EJECT_FOR, DNS_REFRESH, ON_UNAVAILABLE, MAX_WAIT,
 )
 
 
