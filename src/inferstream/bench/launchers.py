@@ -287,6 +287,8 @@ def start_inferstream(
         "15s",
         "--summary-json",
         str(ctx.workdir / "summary.json"),
+        "--guarantee",
+        mode.guarantee,
     ]
     if mode.colocated:  # the small stages in one process; model-serving keeps its own
         argv += ["--colocate", ",".join(name for name in blueprint["streamlets"] if name != "model-serving")]
