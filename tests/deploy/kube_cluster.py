@@ -211,7 +211,7 @@ current-context: test
                 os.killpg(process.pid, signal.SIGTERM)
         for process in reversed(self.processes):
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=5)  # the data dir goes anyway: no need to wait for a clean stop
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

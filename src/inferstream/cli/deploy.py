@@ -157,7 +157,9 @@ def deploy(
         raise fail(str(exc)) from None
     if out is not None:
         written = rendered.write(out)
-        console.print(f"[green]wrote[/green] {len(written)} manifests of {rendered.app} to {out}")
+        console.print(
+            f"[green]wrote[/green] {len(written)} manifests of {rendered.app} to {out}", soft_wrap=True
+        )
     if apply:
         _apply(rendered.manifests, dry_run, kubeconfig, context)
     if out is None and not apply:

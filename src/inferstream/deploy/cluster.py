@@ -78,6 +78,7 @@ def apply(
 
     dynamic: Any = DynamicClient(api)  # type: ignore[no-untyped-call]
     done: list[Applied] = []
+    namespaces_seen: set[str] = set()
     for manifest in manifests:
         api_version, kind = manifest["apiVersion"], manifest["kind"]
         meta = manifest["metadata"]
@@ -86,8 +87,9 @@ def apply(
         except ResourceNotFoundError:
             raise DeployError(_missing_kind(api_version, kind)) from None
         namespace = meta.get("namespace") if resource.namespaced else None
-        if dry_run and namespace and kind != "Namespace":
+        if dry_run and namespace and namespace not in namespaces_seen:
             _need_namespace(dynamic, namespace)
+            namespaces_seen.add(namespace)
         try:
             dynamic.server_side_apply(
                 resource,
@@ -197,21 +199,32 @@ def _topic_resource(api: Any) -> Any | None:
         return None  # no Strimzi here: the runtime grows topics itself (it did at start)
 
 
-def _grow_topics(api: Any, app: str, streamlet: str, replicas: int, namespace: str) -> dict[str, int]:
+def _topics(api: Any, app: str, namespace: str) -> list[dict[str, Any]] | None:
+    """The app's KafkaTopics as plain dicts (None: the cluster has no KafkaTopic kind)."""
     resource = _topic_resource(api)
     if resource is None:
-        return {}
+        return None
+    listed = resource.get(namespace=namespace, label_selector=f"{APP_LABEL}={app}")
+    return [dict(item.to_dict()) for item in listed.items]
+
+
+def _consumers(topic: dict[str, Any]) -> list[str]:
+    return str((topic["metadata"].get("annotations") or {}).get(CONSUMERS_ANNOTATION, "")).split(",")
+
+
+def _grow_topics(api: Any, app: str, streamlet: str, replicas: int, namespace: str) -> dict[str, int]:
     grown: dict[str, int] = {}
-    for topic in resource.get(namespace=namespace, label_selector=f"{APP_LABEL}={app}").items:
-        consumers = (topic.metadata.annotations or {}).get(CONSUMERS_ANNOTATION, "").split(",")
-        if streamlet in consumers and (topic.spec.partitions or 1) < replicas:
+    resource: Any = _topic_resource(api)
+    for topic in _topics(api, app, namespace) or []:
+        spec, name = topic.get("spec") or {}, topic["metadata"]["name"]
+        if streamlet in _consumers(topic) and int(spec.get("partitions") or 1) < replicas:
             resource.patch(
-                name=topic.metadata.name,
+                name=name,
                 namespace=namespace,
                 body={"spec": {"partitions": replicas}},
                 content_type="application/merge-patch+json",
             )
-            grown[topic.spec.topicName or topic.metadata.name] = replicas
+            grown[spec.get("topicName") or name] = replicas
     return grown
 
 
@@ -243,18 +256,20 @@ def status(app: str, api: Any, namespace: str = "default") -> Status:
             found.streamlets.append(row)
         else:
             found.model_servers.append(row)
-    resource = _topic_resource(api)
-    if resource is not None:
-        found.topics = [
-            {
-                "topic": t.spec.topicName or t.metadata.name,
-                "partitions": t.spec.partitions,
-                "replicas": t.spec.replicas,
-                "retention.ms": (t.spec.config or {}).get("retention.ms"),
-                "consumers": (t.metadata.annotations or {}).get(CONSUMERS_ANNOTATION, ""),
-            }
-            for t in resource.get(namespace=namespace, label_selector=f"{APP_LABEL}={app}").items
-        ]
+    topics = _topics(api, app, namespace)
+    if topics is not None:
+        found.topics = []
+        for topic in topics:
+            spec = topic.get("spec") or {}
+            found.topics.append(
+                {
+                    "topic": spec.get("topicName") or topic["metadata"]["name"],
+                    "partitions": spec.get("partitions"),
+                    "replicas": spec.get("replicas"),
+                    "retention.ms": (spec.get("config") or {}).get("retention.ms"),
+                    "consumers": ",".join(_consumers(topic)),
+                }
+            )
     if not found.streamlets and not found.model_servers and not found.topics:
         raise DeployError(
             f"no app {app!r} deployed in namespace {namespace!r} (inferstream deploy BLUEPRINT --apply)"
