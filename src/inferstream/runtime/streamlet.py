@@ -44,9 +44,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, cast
 
 from typing_extensions import TypeVar
 
@@ -58,13 +58,13 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 # The batch type of a port's codec; Any unless given, e.g. ``Inlet[list[bytes]](...)``.
-B = TypeVar("B", default=Any)
+B = TypeVar("B", bound=Sized, default=Any)
 KeyFunction = Callable[[Any], Sequence[bytes | None]]
 
 
 class _Port(Generic[B]):
     def __init__(
-        self, name: str | None, schema: str | Mapping[str, Any], codec: Codec[Any] | None = None
+        self, name: str | None, schema: str | Mapping[str, Any], codec: Codec[B] | None = None
     ) -> None:
         self._name = name
         self.schema = schema
@@ -81,9 +81,10 @@ class _Port(Generic[B]):
         return self._name
 
     @property
-    def codec(self) -> Codec[Any]:
+    def codec(self) -> Codec[B]:
+        """The batch codec; its batch type ``B`` is what ``process`` gets (``InBatch[B]``)."""
         if self._codec is None:  # built lazily: parsing a schema is not free and verify may not need it
-            self._codec = AvroCodec(self.schema)
+            self._codec = cast("Codec[B]", AvroCodec(self.schema))
         return self._codec
 
     @property
@@ -108,7 +109,7 @@ class Outlet(_Port[B]):
         self,
         name: str | None,
         schema: str | Mapping[str, Any],
-        codec: Codec[Any] | None = None,
+        codec: Codec[B] | None = None,
         key: KeyFunction | None = None,
     ) -> None:
         super().__init__(name, schema, codec)
