@@ -15,9 +15,11 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from inferstream.observability import stage_times, tracing
+from inferstream.runtime import transactional as txn
 from inferstream.runtime.codecs import DecodeFailure
 from inferstream.runtime.commits import Committer
 from inferstream.runtime.deadletters import DEAD_LETTER_CODEC, dead_letter
@@ -35,12 +37,6 @@ from inferstream.runtime.streamlet import (
     ServerStreamlet,
     Streamlet,
     StreamletContext,
-)
-from inferstream.runtime.transactional import (
-    AT_LEAST_ONCE,
-    DEFAULT_INTERVAL,
-    EXACTLY_ONCE,
-    consume_transactionally,
 )
 from inferstream.transports.base import Consumer, MessageBatch, Producer, Transport, TransportError
 
@@ -75,7 +71,7 @@ class StreamletInstance:
         record_budget: int | None = None,
         poll_timeout: float = 0.05,
         shutdown_timeout: float = 20.0,
-        guarantee: str = AT_LEAST_ONCE,
+        guarantee: str = txn.AT_LEAST_ONCE,
     ) -> None:
         self.streamlet = streamlet
         self.ctx = ctx
@@ -102,19 +98,14 @@ class StreamletInstance:
         self._is_ingress = isinstance(streamlet, Ingress)
         self._stage_times = stage_times.StageTimes(ctx.streamlet, ctx.instance)
         # Exactly-once applies to what consumes: an ingress has no positions to commit with its records.
-        self.transactional = guarantee == EXACTLY_ONCE and bool(wiring.inlet_topics)
+        self.transactional = guarantee == txn.EXACTLY_ONCE and bool(wiring.inlet_topics)
         self._transaction_lock = asyncio.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def setup(self) -> None:
         """Join consumer groups (before any ingress produces), start HTTP, call ``on_start``."""
         client = f"{self.ctx.app}.{self.name}"
-        if self.transactional:  # one transactional id per instance: a restarted one fences its zombie
-            producer: Any = self.transport.transactional_producer(client, f"{self.ctx.app}.{self.name}")
-            await producer.init()
-            self._producer = producer
-        else:
-            self._producer = self.transport.producer(client)
+        self._producer = await txn.open_producer(self.transport, client, self.transactional)
         for inlet_name, topic in self.wiring.inlet_topics.items():
             group = self.wiring.inlet_groups[inlet_name]
             self._consumers[inlet_name] = self.transport.consumer(group, [topic], client)
@@ -132,7 +123,7 @@ class StreamletInstance:
             if isinstance(self.streamlet, Ingress):
                 await self._run_ingress(self.streamlet)
             else:
-                consume = self._consume_transactionally if self.transactional else self._consume
+                consume = partial(txn.consume_transactionally, self) if self.transactional else self._consume
                 await asyncio.gather(*(consume(name) for name in self._consumers))
         except Exception as exc:
             self.stats.failure = f"{type(exc).__name__}: {exc}"
@@ -298,9 +289,6 @@ class StreamletInstance:
                 await self._commit(consumer, tracker)
         if failed:
             raise failed[0]
-
-    async def _consume_transactionally(self, inlet_name: str) -> None:
-        await consume_transactionally(self, inlet_name, DEFAULT_INTERVAL)
 
     def _finished(self, task: asyncio.Task[None], failed: list[BaseException]) -> None:
         self._tasks.discard(task)

@@ -20,7 +20,14 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from inferstream.transports.base import Consumer, MessageBatch, TopicPartition, TransportError
+from inferstream.transports.base import (
+    Consumer,
+    MessageBatch,
+    Producer,
+    TopicPartition,
+    Transport,
+    TransportError,
+)
 
 if TYPE_CHECKING:
     from inferstream.runtime.instance import StreamletInstance
@@ -70,7 +77,19 @@ class _CycleOffsets(Consumer):
         return None
 
 
-async def consume_transactionally(instance: StreamletInstance, inlet_name: str, interval: float) -> None:
+async def open_producer(transport: Transport, client: str, transactional: bool) -> Producer:
+    """The instance's producer: transactional (its id is the client id, one per instance, so a
+    restarted instance fences its zombie) or the transport's plain one."""
+    if not transactional:
+        return transport.producer(client)
+    producer: Any = transport.transactional_producer(client, client)
+    await producer.init()
+    return producer  # type: ignore[no-any-return]
+
+
+async def consume_transactionally(
+    instance: StreamletInstance, inlet_name: str, interval: float = DEFAULT_INTERVAL
+) -> None:
     """Consume ``inlet_name`` of ``instance`` in transactions until the instance stops."""
     consumer = instance._consumers[inlet_name]
     inlet = instance.streamlet.inlets()[inlet_name]
