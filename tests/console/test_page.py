@@ -119,7 +119,9 @@ def test_a_model_server_that_stops_shows_as_down_while_errors_rise(
     errors: list[str] = []
     with serve_in_subprocess({"fraud": fraud_models / "fraud"}) as served:
         args = _fraud_args(served.grpc_target, fraud_models, repo_root, 200,
-                           ["--for", "120s", "--conf", "model-serving.timeout=1s"])
+                           ["--for", "120s", "--conf", "model-serving.timeout=1s",
+                            # error records after the retries (the default waits out an outage instead)
+                            "--conf", "model-serving.on-unavailable=error"])
         run = RunWithConsole(args, tmp_path / "run.log")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("pageerror", lambda e: errors.append(str(e)))
