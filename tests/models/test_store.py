@@ -97,6 +97,7 @@ def test_s3_layout_download_cache_and_archives(s3_env: S3Server, tmp_path: Path)
     assert answer(fetch_version(single, 1)) == pytest.approx(104)
 
 
+@pytest.mark.slow  # > 5 s on a loaded 2-core machine
 def test_multipart_object_is_verified(s3_env: S3Server, tmp_path: Path) -> None:
     from boto3.s3.transfer import TransferConfig
 
@@ -128,6 +129,7 @@ def test_download_checks_size_and_md5(s3_env: S3Server, tmp_path: Path) -> None:
         download(bucket, S3Object("m/1/model.onnx", 12, md5), tmp_path / "bad-size")
 
 
+@pytest.mark.slow  # > 5 s on a loaded 2-core machine
 def test_s3_errors_are_clear(s3_env: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     bucket = new_bucket()
     with pytest.raises(ModelLoadError, match="nothing stored under this prefix"):
