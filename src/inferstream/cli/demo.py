@@ -45,6 +45,9 @@ def demo(
     bootstrap_servers: Annotated[
         str, typer.Option(help="Kafka brokers for --transport kafka (empty: start a local broker).")
     ] = "",
+    console_at: Annotated[
+        str, typer.Option("--console", metavar="[HOST:]PORT", help="The live web page (0: a free port).")
+    ] = "0",
 ) -> None:
     """Train (if needed), serve and score the credit-card sample end to end, live."""
     from inferstream.apps.fraud.pipeline import FraudPipeline, PipelineSetupError
@@ -74,7 +77,7 @@ def demo(
         )
         with Live(_render(None), console=console, refresh_per_second=4, transient=False) as live:
             try:
-                stats = asyncio.run(_run(pipeline, seconds, lambda p: live.update(_render(p))))
+                stats = asyncio.run(_run(pipeline, seconds, lambda p: live.update(_render(p)), console_at))
             except TransportError as exc:
                 console.print(f"[red]The {transport} transport failed:[/] {exc}")
                 raise typer.Exit(1) from None
@@ -110,13 +113,18 @@ def _model_with_holdout(models: Path, data: Path) -> Path:
     return trained
 
 
-async def _run(pipeline: FraudPipeline, seconds: float, show: Any) -> Any:
+async def _run(pipeline: FraudPipeline, seconds: float, show: Any, console_at: str) -> Any:
+    from inferstream.cli.run_options import console_address, with_console
+    from inferstream.console import RunnerProbe
+
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):
         import signal
 
         loop.add_signal_handler(signal.SIGINT, pipeline.stop)
-    return await pipeline.run(seconds=seconds, on_progress=show)
+    probe = RunnerProbe(pipeline.plan, pipeline.transport, lambda: pipeline.runner)  # opens nothing itself
+    run = pipeline.run(seconds=seconds, on_progress=show)
+    return await with_console(console_address(console_at), probe, pipeline.transport.name, run)
 
 
 @contextlib.contextmanager
