@@ -120,8 +120,8 @@ async def streamlet_throughput(model: Path, rows: np.ndarray, duration: float, b
     class Discard:
         records = 0
 
-        async def emit(self, outlet: Any, payloads: Any) -> None:
-            self.records += len(payloads)
+        async def emit(self, outlet: Any, batch: Any) -> None:
+            self.records += len(outlet.codec.encode(batch))  # the outlet codec encodes, as in the runtime
 
     streamlet = ModelServing()
     settings = {"protocol": "embedded", "model-path": str(model), "max-batch-size": batch}
