@@ -243,7 +243,11 @@ def read_topic(bootstrap: str, topic: str, sample_values: int = 0, timeout: floa
         every = max(1, total // sample_values) if sample_values else 0
         seen = 0
         deadline = time.monotonic() + timeout
-        while seen < total and time.monotonic() < deadline:
+        assigned = [p for p in parts if ends[p.partition] > 0]
+        reached = not assigned
+        # Done when every partition's position passed its end: transaction markers (exactly-once
+        # pipelines) take offsets too, so counting records would never reach the end offsets.
+        while not reached and time.monotonic() < deadline:
             for msg in consumer.consume(num_messages=10000, timeout=1.0):
                 if msg.error() is not None:
                     continue
@@ -261,7 +265,8 @@ def read_topic(bootstrap: str, topic: str, sample_values: int = 0, timeout: floa
                 positions.append((partition, offset))
                 if every and seen % every == 0:
                     sample.append(value)
-        if seen < total:
+            reached = all(q.offset >= ends[q.partition] for q in consumer.position(assigned))
+        if not reached:
             raise BrokerProbeError(f"{topic}: read {seen} of {total} records within {timeout:.0f} s")
         where = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
         return TopicRead(
