@@ -2,9 +2,6 @@
 
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from inferstream.cli.main import _register_verbs, app
 from inferstream.runtime.blueprint import Problem, parse_hocon, parse_yaml
 from inferstream.runtime.checks import check
 from inferstream.runtime.plan import build_plan
@@ -162,23 +159,6 @@ def test_config_precedence_blueprint_conf_file_environment_command_line(tmp_path
     assert factor([conf], {}, []) == 4
     assert factor([conf], env, []) == 5
     assert factor([conf], env, ["double.factor=6"]) == 6
-
-
-def test_cli_verify_exits_non_zero_and_lists_problems(tmp_path: Path) -> None:
-    _register_verbs()
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(GOOD.replace("source.out:", "source.outt:"))
-    result = CliRunner().invoke(app, ["verify", str(bad)], env={"COLUMNS": "200"})
-    assert result.exit_code == 1
-    assert "did you mean 'out'" in result.output
-    good = tmp_path / "good.yaml"
-    good.write_text(GOOD)
-    result = CliRunner().invoke(app, ["verify", str(good), "--scale", "double=3"])
-    assert result.exit_code == 0, result.output
-    assert "double×3" in result.output
-    result = CliRunner().invoke(app, ["verify", "no-such-blueprint"])
-    assert result.exit_code == 1
-    assert "no blueprint file or packaged blueprint named 'no-such-blueprint'" in result.output
 
 
 def test_a_port_name_used_twice_in_a_class() -> None:
