@@ -96,3 +96,9 @@ def test_deploy_dry_run_stores_nothing(crds_installed: KubeCluster, kube_api: An
     assert result.exit_code == 0, result.output
     assert "dry run" in result.output
     assert client.AppsV1Api(kube_api).list_namespaced_deployment("dry").items == []
+
+
+def test_no_cluster_is_a_clear_error(tmp_path: Any) -> None:
+    missing = tmp_path / "no-such-kubeconfig"
+    result = CliRunner().invoke(app, ["status", "fraud-grpc", "--kubeconfig", str(missing)])
+    assert result.exit_code == 1 and f"cannot use kubeconfig {missing}" in result.output.replace("\n", "")

@@ -8,6 +8,7 @@ pod, from its service account. Every refusal of the server is raised as a Deploy
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,15 +32,18 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> Any
     from kubernetes import config as kube_config
 
     config: Any = kube_config  # the client's loaders are untyped
+    # Read KUBECONFIG now: the client reads it once, when first imported.
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     try:
-        if kubeconfig is None and context is None:
-            try:
-                config.load_kube_config()
-            except config.ConfigException:
-                config.load_incluster_config()
-            return client.ApiClient()
-        return config.new_client_from_config(config_file=kubeconfig, context=context)
+        return config.new_client_from_config(config_file=path, context=context)
     except (config.ConfigException, OSError) as exc:
+        if kubeconfig is not None or context is not None or "KUBECONFIG" in os.environ:
+            raise DeployError(f"cannot use kubeconfig {path}: {exc}") from None
+    try:  # no kubeconfig: inside a pod, its service account
+        configuration = client.Configuration()
+        config.load_incluster_config(client_configuration=configuration)
+        return client.ApiClient(configuration)
+    except config.ConfigException as exc:
         raise DeployError(
             f"no cluster to talk to: {exc} (give --kubeconfig, set KUBECONFIG, or run in a pod)"
         ) from None
