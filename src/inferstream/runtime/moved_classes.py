@@ -7,7 +7,11 @@ removed after 0.2).
 
 from __future__ import annotations
 
+import logging
 import warnings
+
+log = logging.getLogger("inferstream.runtime")
+_told: set[str] = set()
 
 #: Old module -> the module that holds its streamlet classes now (same class names).
 MOVED_MODULES: dict[str, str] = {
@@ -17,14 +21,16 @@ MOVED_MODULES: dict[str, str] = {
 
 
 def current_module(module: str, class_name: str) -> str:
-    """``module``, or the module it moved to (warning once per call site that the path is deprecated)."""
+    """``module``, or the module it moved to (with a DeprecationWarning, and one log warning per path)."""
     moved = MOVED_MODULES.get(module)
     if moved is None:
         return module
-    warnings.warn(
+    message = (
         f"streamlet class path {module}:{class_name} is deprecated; write {moved}:{class_name} "
-        "(the old path stops working in the next release)",
-        DeprecationWarning,
-        stacklevel=3,
+        "(the old path stops working in the next release)"
     )
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    if message not in _told:  # Python hides DeprecationWarnings outside __main__: say it in the log too
+        _told.add(message)
+        log.warning("%s", message)
     return moved
