@@ -211,7 +211,7 @@ def write_chart(summaries: dict[str, dict[str, Any]], path: Path) -> Path | None
     keys: list[str] = []
     for comp in with_data.values():
         keys += [k for k in comp["median"] if k not in keys]
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.6 * len(with_data)), 5.5))
+    fig, ax = plt.subplots(figsize=(6.0 + 2.4 * len(with_data), 6.0))
     names, x = [], 0.0
     colours = plt.get_cmap("tab20")
     for mode, comp in with_data.items():
@@ -222,13 +222,13 @@ def write_chart(summaries: dict[str, dict[str, Any]], path: Path) -> Path | None
                 ax.bar(x, value, 0.8, bottom=bottom, color=colours(index % 20),
                        label=key if x == 0.0 else None)
                 bottom += value
-            names.append(f"{mode}\n{label}")
+            names.append(f"{mode.replace('-batched', '').replace('inferstream-', '')}\n{label}")
             x += 1.0
         x += 0.5
     ticks = [i + 0.5 * (i // 2) for i in range(len(names))]
-    ax.set_xticks(ticks, names, fontsize=7)
+    ax.set_xticks(ticks, names, fontsize=7, rotation=15, ha="right")
     ax.set_ylabel("ms (mean of the band's records)")
-    ax.set_title("End-to-end latency by stage interval: median records vs the slowest 1 %")
+    ax.set_title("E2E latency by stage interval: median records vs the slowest 1 %", fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles[: len(keys)], labels[: len(keys)], fontsize=6, loc="upper left",
               bbox_to_anchor=(1.0, 1.0))
