@@ -132,7 +132,7 @@ def test_one_of_two_balanced_replicas_killed_for_good(
     try:
         with pipeline(tmp_path, fault_bootstrap, [server.target, other.target], fraud_models) as line:
             _produce_in_background(line, card_rows, count, during).join()
-            line.wait_for_all(count, 180)
+            line.wait_for_all(count, 300)
             case = "one of two balanced replicas killed for good"
             row = _row(results_table, case, line, count, fault_at[0])
     finally:
