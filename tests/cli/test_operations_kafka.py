@@ -202,7 +202,8 @@ def test_a_killed_instance_shows_its_counts_and_the_signal_and_alone_is_blamed(
     summary = project / f"{blueprint.stem}.json"
     run = subprocess.Popen(
         cli_command(
-            "run", str(blueprint), "--transport", "kafka", "--for", "90s", "--summary-json", str(summary)
+            "run", str(blueprint), "--transport", "kafka", "--for", "90s", "--summary-json", str(summary),
+            "--no-restart",  # a supervised run would restart the killed instance (tests/faults)
         ),
         cwd=project,
         env={**os.environ, "COLUMNS": "250", **env},

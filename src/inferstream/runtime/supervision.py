@@ -40,6 +40,9 @@ class RestartPolicy:
         now = self.clock()
         recent = [t for t in self._history.get(key, []) if now - t < self.window]
         name = f"{key[0]}.{key[1]}"
+        if self.max_restarts == 0:
+            log.error("%s %s; restarts are off (--no-restart): the run stops", name, describe_exit(code))
+            return False
         if len(recent) >= self.max_restarts:
             log.error("%s %s; it was restarted %d times in %.0f s, giving up (the run stops)",
                       name, describe_exit(code), len(recent), self.window)  # fmt: skip
