@@ -41,6 +41,7 @@ VERBS = (
     "status",
     "errors",
     "replay",
+    "conformance",
 )
 
 
