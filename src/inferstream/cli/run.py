@@ -135,6 +135,9 @@ def run(
     control_port: Annotated[
         int | None, typer.Option(min=0, help="Serve GET /stats and POST /scale on 127.0.0.1 (0: free port).")
     ] = None,
+    restart: Annotated[
+        bool, typer.Option(help="kafka: restart an instance process that dies (kill -9, a crash).")
+    ] = True,
     guarantee: Annotated[
         list[str] | None,
         typer.Option(
@@ -192,8 +195,9 @@ def run(
             plan, chosen, blueprint, transport, options, run_for=seconds, drain_timeout=drain_seconds,
             control=at is not None,
             colocate=_colocated(colocate or [], plan.streamlets),
+            restart=restart,
         )
-        stats, codes = asyncio.run(_run_processes(children, chosen, at, transport))
+        stats, codes = asyncio.run(_run_processes(children, chosen, at, transport, control_port))
         failed = {k: v for k, v in codes.items() if v != 0}
     else:
         runner = Runner(
@@ -221,10 +225,16 @@ def run(
 
 
 async def _run_processes(
-    runner: ProcessRunner, transport: Any, at: tuple[str, int] | None, name: str
+    runner: ProcessRunner, transport: Any, at: tuple[str, int] | None, name: str, control_port: int | None
 ) -> tuple[PipelineStats, dict[str, int]]:
     runner.install_signal_handlers()
     codes: dict[str, int] = {}
+    # POST /scale starts and stops instance processes (bounded by the inlet topics' partitions)
+    control = ControlServer(runner, control_port) if control_port is not None else None
+    if control is not None:
+        url = await control.start()
+        usage = "GET /stats, POST /scale?streamlet=S&instances=N; or: inferstream scale APP S N --control URL"
+        console.print(f"control endpoint: {url} ({usage})", soft_wrap=True)
 
     async def run() -> PipelineStats:
         stats, found = await runner.run()
@@ -234,4 +244,6 @@ async def _run_processes(
     try:
         return await with_console(at, ProcessProbe(runner.plan, transport, runner), name, run()), codes
     finally:
+        if control is not None:
+            await control.stop()
         await transport.close()

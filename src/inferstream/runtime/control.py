@@ -1,9 +1,10 @@
-"""A local control endpoint for a running in-process pipeline: live counts and scaling.
+"""A local control endpoint for a running pipeline: live counts and scaling.
 
 ``inferstream run BLUEPRINT --control-port 0`` serves on 127.0.0.1:
 
 * ``GET  /stats`` — the summary (as ``--summary-json`` writes it at the end), live;
-* ``POST /scale?streamlet=double&instances=3`` — change a processor's or egress's instance count.
+* ``POST /scale?streamlet=double&instances=3`` — change a processor's or egress's instance count
+  (on Kafka, ``inferstream run --transport kafka``: instance processes start and stop live).
 
     curl -X POST 'http://127.0.0.1:PORT/scale?streamlet=double&instances=3'
 
@@ -19,21 +20,37 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Protocol
 
 from aiohttp import web
 
 from inferstream.runtime.control_guard import TOKEN_ENV, ControlGuard
-from inferstream.runtime.runner import Runner
+from inferstream.runtime.plan import Plan
+from inferstream.runtime.run_stats import PipelineStats
+from inferstream.transports.base import Transport
 
 log = logging.getLogger("inferstream.runtime")
 #: Environment variable bounding ``instances`` of an in-memory run (default 32).
 MAX_INSTANCES_ENV = "INFERSTREAM_CONTROL_MAX_INSTANCES"
 
 
+class Scalable(Protocol):
+    """What the endpoint drives: the in-process :class:`~inferstream.runtime.runner.Runner` (instances
+    are tasks) or the :class:`~inferstream.runtime.processes.ProcessRunner` (instances are processes)."""
+
+    plan: Plan
+    transport: Transport
+
+    @property
+    def stats(self) -> PipelineStats: ...
+
+    async def scale(self, streamlet: str, instances: int) -> None: ...
+
+
 class ControlServer:
     def __init__(
         self,
-        runner: Runner,
+        runner: Scalable,
         port: int = 0,
         host: str = "127.0.0.1",
         token: str | None = None,

@@ -51,6 +51,7 @@ class ProcessRunner:
         stop_timeout: float = 30.0,
         control: bool = False,
         colocate: Sequence[Sequence[str]] = (),
+        restart: bool = True,
     ) -> None:
         """``child_options``: what every child gets besides the blueprint and transport (--conf...);
         ``control``: every child serves its live counters on a free loopback port (for the console)."""
@@ -82,8 +83,53 @@ class ProcessRunner:
         self.colocate = [list(names) for names in colocate]
         self._reports: dict[tuple[str, int], dict[str, Any]] = {}  # each child's latest counts
         self._asked_to_stop: set[tuple[str, int]] = set()  # SIGTERM from us is not a failure
-        self.restarts = RestartPolicy()  # instances that die on their own start again
+        # a restarted instance's earlier processes: their last reports and how each ended
+        self._incarnations: dict[tuple[str, int], list[tuple[dict[str, Any] | None, str]]] = {}
+        self.restarts = RestartPolicy(max_restarts=5 if restart else 0)  # dead instances start again
         self._noted_exits: set[int] = set()  # pids whose death was seen (and a restart planned)
+        self._scaled: dict[str, int] = {}  # streamlet -> highest instance index + 1, once scale() grew it
+        self._running = False
+
+    @property
+    def stats(self) -> PipelineStats:
+        """The merged counts so far (what the control endpoint's ``GET /stats`` shows)."""
+        return self._merge(self.started, final=False)[0]
+
+    def live_instances(self, streamlet: str) -> list[int]:
+        """Indexes of ``streamlet``'s instances that run and are not asked to stop."""
+        return sorted(
+            i for (name, i), process in self.children.items()
+            if name == streamlet and (name, i) not in self._asked_to_stop and process.returncode is None
+        )
+
+    async def scale(self, streamlet: str, instances: int) -> None:
+        """Start or stop instance processes of a running processor or egress (what ``POST /scale`` does).
+
+        New processes join the consumer group and take partitions at the committed positions; the
+        highest-numbered ones get SIGTERM, finish their in-flight batches, commit and leave. The
+        control endpoint bounds ``instances`` by the inlet topics' partitions.
+        """
+        if streamlet not in self.plan.streamlets:
+            raise ValueError(f"no streamlet {streamlet!r} in {self.plan.app}")
+        if self.plan.streamlets[streamlet].cls.kind == "ingress" or instances < 1:
+            raise ValueError("scale processors and egresses, to at least 1 instance")
+        if any(streamlet in group for group in self.colocate):
+            raise ValueError(f"{streamlet!r} is co-located (--colocate): its instances share a process")
+        if not self._running:
+            raise ValueError(f"{streamlet!r} has no running instance here (has the run started?)")
+        live = self.live_instances(streamlet)
+        if instances < len(live):
+            await self._terminate([(streamlet, i) for i in live[instances:]])
+            return
+        known = [i for name, i in self.children if name == streamlet]
+        first = max(known, default=-1) + 1
+        added = [(streamlet, i) for i in range(first, first + instances - len(live))]
+        if not added:
+            return
+        self._scaled[streamlet] = added[-1][1] + 1
+        for name, index in added:
+            await self._spawn(name, index)
+        await self._wait_ready(added)
 
     def stop(self) -> None:
         self._stop.set()
@@ -93,8 +139,10 @@ class ProcessRunner:
 
     def _members(self, key: tuple[str, int]) -> list[tuple[str, int]]:
         """The instances that run in one process with ``key`` (itself alone unless co-located)."""
-        names = next((group for group in self.colocate if key[0] in group), [key[0]])
-        return [(n, i) for n in names for i in range(self.plan.streamlets[n].instances)]
+        group = next((group for group in self.colocate if key[0] in group), None)
+        if group is None:
+            return [key]  # a process of its own
+        return [(n, i) for n in group for i in range(self.plan.streamlets[n].instances)]
 
     async def _spawn(self, streamlet: str, index: int) -> None:
         members = self._members((streamlet, index))
@@ -102,11 +150,17 @@ class ProcessRunner:
         if any(p.returncode is None for p in running):
             return  # its process runs already (co-located, started or restarted for another member)
         instances = [a for name, i in members for a in ("--instance", f"{name}:{i}")]
+        # An instance added by scale() has an index beyond the blueprint's count: its child must plan for it
+        counts = [a for name, n in self._scaled.items() for a in ("--scale", f"{name}={n}")]
         process = await asyncio.create_subprocess_exec(
-            *self.child_args, *instances, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            *self.child_args, *counts, *instances,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         ready = asyncio.Event()
         for key in members:
+            if key in self.children:  # a restart: keep what the dead process counted, and how it ended
+                ended = describe_exit(self.children[key].returncode)
+                self._incarnations.setdefault(key, []).append((self._reports.pop(key, None), ended))
             self.children[key] = process
             self._ready[key] = ready
         assert process.stdout is not None
@@ -184,6 +238,7 @@ class ProcessRunner:
         await self._wait_ready(others)
         for name, index in ingress:
             await self._spawn(name, index)
+        self._running = True  # scale() may add and remove instances from now on
         # --for counts from when records flow: starting the consumers may take long on a busy machine
         deadline = None if self.run_for is None else time.monotonic() + self.run_for
         while not self._stop.is_set():
@@ -191,7 +246,7 @@ class ProcessRunner:
                 break
             if any(self.children[k].returncode not in (None, 0) for k in ingress):
                 break  # a source failed: stop the run
-            if not await self._supervise(others):
+            if not await self._supervise(self._consumers()):
                 break  # an instance keeps dying: stop the run
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -200,12 +255,17 @@ class ProcessRunner:
         await self._terminate(ingress)
         drain_deadline = time.monotonic() + self.drain_timeout
         quiet = 0
-        while quiet < 2 and time.monotonic() < drain_deadline and await self._supervise(others):
+        while quiet < 2 and time.monotonic() < drain_deadline and await self._supervise(self._consumers()):
             quiet = quiet + 1 if await self._drained() else 0
             await asyncio.sleep(0.2)
-        await self._terminate(others)
+        self._running = False
+        await self._terminate(self._consumers())
         await asyncio.gather(*self._readers, return_exceptions=True)
         return self._merge(started)
+
+    def _consumers(self) -> list[tuple[str, int]]:
+        """Every instance but the ingresses', those added by scale() too."""
+        return [k for k in self.children if self.plan.streamlets[k[0]].cls.kind != "ingress"]
 
     async def _supervise(self, keys: Sequence[tuple[str, int]]) -> bool:
         """Restart instances that died on their own (kill -9, a crash), with backoff (runtime.supervision);
@@ -222,7 +282,20 @@ class ProcessRunner:
             await self._spawn(name, index)
         return True
 
-    def _merge(self, started: float) -> tuple[PipelineStats, dict[str, int]]:
+    def _add_incarnations(self, key: tuple[str, int], instance: InstanceStats) -> list[str]:
+        """Add the counts of ``key``'s earlier (dead, restarted) processes to ``instance``; how each ended."""
+        ended = []
+        for report, how in self._incarnations.get(key, []):
+            earlier = instance_from_report(report, *key)
+            if earlier is not None:
+                for name, port in earlier.inlets.items():
+                    instance.inlet(name).add(port)
+                for name, port in earlier.outlets.items():
+                    instance.outlet(name).add(port)
+            ended.append(how)
+        return ended
+
+    def _merge(self, started: float, final: bool = True) -> tuple[PipelineStats, dict[str, int]]:
         stats = PipelineStats(self.plan.app)
         stats.started = started
         codes: dict[str, int] = {}
@@ -237,13 +310,16 @@ class ProcessRunner:
                 counted.add(process.pid)
                 cpu += float(report.get("cpu_s", 0.0))
             instance = instance_from_report(report, name, index) or InstanceStats(name, index)
-            if instance.ended is None:  # killed before its last report: it ended now, as far as we know
+            if instance.ended is None and (final or code is not None):  # killed before its last report
                 instance.ended = time.monotonic()
             instance.ended_how = describe_exit(code)
+            earlier = self._add_incarnations((name, index), instance)
+            if earlier:
+                instance.ended_how += f" (restarted after: {'; '.join(earlier)})"
             stopped_by_us = (name, index) in self._asked_to_stop and code == -signal.SIGTERM
             if stopped_by_us:  # e.g. asked to stop before it could install its handlers
                 instance.ended_how += " (asked to stop by the run)"
-            elif code != 0 and instance.failure is None:
+            elif code is not None and code != 0 and instance.failure is None:
                 instance.failure = instance.ended_how
             codes[f"{name}.{index}"] = 0 if stopped_by_us else (code if code is not None else -1)
             stats.instances.append(instance)
