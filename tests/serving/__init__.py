@@ -1,0 +1,1 @@
+"""Tests of the model-serving streamlet (a package: helpers are imported relatively)."""
