@@ -42,6 +42,7 @@ VERBS = (
     "errors",
     "replay",
     "conformance",
+    "models",
 )
 
 

@@ -46,8 +46,9 @@ def split_label(text: str) -> tuple[str, int | None]:
     return text, None
 
 
-def descriptor(name: str, version: int | None, *, location: str = "", content: bytes | None = None,
-               description: str = "") -> dict[str, Any]:
+def descriptor(
+    name: str, version: int | None, *, location: str = "", content: bytes | None = None, description: str = ""
+) -> dict[str, Any]:
     """A ModelDescriptor record (what ``inferstream models publish`` writes)."""
     return {
         "modelName": f"{name}:{version}" if version is not None else name,
