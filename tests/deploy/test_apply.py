@@ -20,11 +20,17 @@ def _namespace(blueprint: str, kind: str) -> str:
     return f"{blueprint}-{kind}"[:63]
 
 
-def _get(api: Any, manifest: dict[str, Any]) -> Any:
+@pytest.fixture(scope="module")
+def dynamic(kube_api: Any) -> Any:
     from kubernetes.dynamic import DynamicClient
+
+    return DynamicClient(kube_api)  # one API discovery for the module
+
+
+def _get(dynamic: Any, manifest: dict[str, Any]) -> Any:
     from kubernetes.dynamic.exceptions import NotFoundError
 
-    resource = DynamicClient(api).resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+    resource = dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
     meta = manifest["metadata"]
     try:
         return resource.get(
@@ -36,7 +42,7 @@ def _get(api: Any, manifest: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize("kind", MODEL_SERVER_KINDS)
 def test_every_blueprint_is_accepted_dry_run_then_stored(
-    kind: str, crds_installed: KubeCluster, kube_api: Any
+    kind: str, crds_installed: KubeCluster, kube_api: Any, dynamic: Any
 ) -> None:
     balancing = "service" if kind in ("seldon2", "kserve") else "auto"
     for blueprint in BLUEPRINTS:
@@ -54,10 +60,10 @@ def test_every_blueprint_is_accepted_dry_run_then_stored(
         apply([namespace], kube_api)
         dry = apply(rest, kube_api, dry_run=True)
         assert len(dry) == len(rest)
-        assert all(_get(kube_api, m) is None for m in rest), "a dry run stored something"
+        assert all(_get(dynamic, m) is None for m in rest), "a dry run stored something"
         apply(rest, kube_api)
         for manifest in rest:
-            stored = _get(kube_api, manifest)
+            stored = _get(dynamic, manifest)
             assert stored is not None, f"{manifest['kind']} {manifest['metadata']['name']} not stored"
             if "spec" in manifest:
                 assert (

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from inferstream.deploy.names import (
@@ -77,10 +78,9 @@ def apply(
 ) -> list[Applied]:
     """Server-side apply every manifest in order (strict field validation; ``dry_run``: the server checks
     and admits but stores nothing)."""
-    from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
-    dynamic: Any = DynamicClient(api)  # type: ignore[no-untyped-call]
+    dynamic = _dynamic(api)
     done: list[Applied] = []
     namespaces_seen: set[str] = set()
     for manifest in manifests:
@@ -112,6 +112,14 @@ def apply(
         if on_applied is not None:
             on_applied(applied)
     return done
+
+
+@lru_cache(maxsize=4)
+def _dynamic(api: Any) -> Any:
+    """One dynamic client (one API discovery) per ApiClient."""
+    from kubernetes.dynamic import DynamicClient
+
+    return DynamicClient(api)  # type: ignore[no-untyped-call]
 
 
 def _missing_kind(api_version: str, kind: str) -> str:
@@ -193,12 +201,10 @@ def _streamlets(apps: Any, app: str, namespace: str) -> dict[str, Any]:
 
 
 def _topic_resource(api: Any) -> Any | None:
-    from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
     try:
-        dynamic: Any = DynamicClient(api)  # type: ignore[no-untyped-call]
-        return dynamic.resources.get(api_version=TOPIC_API[0], kind=TOPIC_API[1])
+        return _dynamic(api).resources.get(api_version=TOPIC_API[0], kind=TOPIC_API[1])
     except ResourceNotFoundError:
         return None  # no Strimzi here: the runtime grows topics itself (it did at start)
 
