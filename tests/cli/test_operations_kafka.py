@@ -10,8 +10,9 @@ user runs it (``inferstream run``, ``errors``, ``replay`` as subprocesses):
 * ``inferstream replay --from errors`` sends each one back to model-serving once (a second
   replay sends nothing); once the cause is fixed, every failed transaction is scored exactly
   once more;
-* an instance killed with SIGKILL is shown with its last counts and the signal, and it alone
-  is blamed; no temporary folder is left.
+* with --no-restart, an instance killed with SIGKILL is shown with its last counts and the
+  signal, and it alone is blamed; an instance failing at start (after its restarts) alone is
+  blamed; no temporary folder is left.
 
 Budget: ~3 minutes on an idle machine (four pipeline runs of 8 processes each).
 """
@@ -202,7 +203,14 @@ def test_a_killed_instance_shows_its_counts_and_the_signal_and_alone_is_blamed(
     summary = project / f"{blueprint.stem}.json"
     run = subprocess.Popen(
         cli_command(
-            "run", str(blueprint), "--transport", "kafka", "--for", "90s", "--summary-json", str(summary),
+            "run",
+            str(blueprint),
+            "--transport",
+            "kafka",
+            "--for",
+            "45s",
+            "--summary-json",
+            str(summary),
             "--no-restart",  # a supervised run would restart the killed instance (tests/faults)
         ),
         cwd=project,
@@ -236,9 +244,8 @@ def test_a_killed_instance_shows_its_counts_and_the_signal_and_alone_is_blamed(
     assert decider["inlets"]["in"]["records"] > 0, "last known counts of the killed instance"
     assert result["outcome"]["failed_instances"] == ["fraud-decider.0: killed by SIGKILL"]
     assert "fraud-decider.0: killed by SIGKILL" in output
-    assert all(
-        i["ended"] == "exited with code 0" for i in result["instances"] if i["streamlet"] != "fraud-decider"
-    )
+    others = [i for i in result["instances"] if i["streamlet"] != "fraud-decider"]
+    assert all(i["ended"].startswith("exited with code 0") for i in others), [i["ended"] for i in others]
     assert list(Path(env["TMPDIR"]).iterdir()) == []
 
 
@@ -254,6 +261,7 @@ def test_an_instance_that_fails_at_start_alone_is_blamed(
     )  # fmt: skip
     assert done.code == 1, done.out[-4000:]
     outcome = json.loads(summary.read_text())["outcome"]
-    assert outcome["failed_instances"] == ["fraud-decider.0: exited with code 1"], outcome
+    (blamed,) = outcome["failed_instances"]  # after its restarts were used up: the run stops
+    assert blamed.startswith("fraud-decider.0: exited with code 1"), outcome
     assert "no/such/model" in done.out and "inferstream train fraud" in done.out
     assert list(Path(env["TMPDIR"]).iterdir()) == []
