@@ -52,6 +52,9 @@ class ExecutorConfig(BaseModel):
         "float32", description="dtype of JSON numbers in untyped answers (TF Serving, Seldon REST)"
     )
     output_names: tuple[str, ...] = Field((), description="outputs to ask for; empty means all")
+    binary_data: bool = Field(
+        False, description="V2 REST: tensors as raw bytes (Triton's binary tensor data extension), not JSON"
+    )
     model_path: Path | str | None = Field(
         None, description="embedded: model file, SavedModel folder, model base (highest version) or s3:// URI"
     )

@@ -82,6 +82,28 @@ class RestClient:
                 ErrorKind.MALFORMED, f"{url} answered with invalid JSON: {text[:200]!r}", self.base
             ) from None
 
+    async def request_bytes(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[bytes, dict[str, str]]:
+        """POST raw bytes; the answer's bytes and headers (binary bodies). Errors as :meth:`request`."""
+        url = self.base + path
+        try:
+            sent = {**headers, **dict(tracing.outgoing_headers())}
+            async with self._open().request("POST", url, data=body, headers=sent) as resp:
+                data = await resp.read()
+                status, answer_headers = resp.status, dict(resp.headers)
+        except TimeoutError:
+            raise ExecutorError(ErrorKind.TIMEOUT, f"POST {url}: no answer in time", self.base) from None
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            raise ExecutorError(ErrorKind.CONFIG, f"POST {url}: TLS failed: {exc}", self.base) from None
+        except aiohttp.ClientError as exc:
+            raise ExecutorError(ErrorKind.UNAVAILABLE, f"POST {url}: {exc}", self.base) from None
+        if status >= 400:
+            text = data.decode("utf-8", "replace")
+            message = f"HTTP {status} from {url}: {_reason(text)}"
+            raise ExecutorError(http_status_kind(status), message, self.base)
+        return data, answer_headers
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

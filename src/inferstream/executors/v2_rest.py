@@ -20,7 +20,8 @@ from inferstream.executors.errors import ErrorKind, codec_errors
 from inferstream.executors.rest import RestClient, require
 from inferstream.tensors import TensorCodecError
 from inferstream.tensors.jsontext import array_json
-from inferstream.tensors.v2 import NUMPY_OF_DATATYPE, array_from_json_tensor, datatype_of_numpy
+from inferstream.tensors.v2 import NUMPY_OF_DATATYPE, array_from_json_tensor, binary_data, datatype_of_numpy
+from inferstream.tensors.v2.binary_data import binary_infer_request, parse_binary_infer_response
 
 
 def v2_model_path(config: ExecutorConfig) -> str:
@@ -36,6 +37,8 @@ class V2RestExecutor(ModelExecutor):
         self._path = v2_model_path(config)
 
     async def predict(self, inputs: Mapping[str, npt.NDArray[Any]]) -> Arrays:
+        if self.config.binary_data:
+            return await self._predict_binary(inputs)
         rows = batch_size(inputs)
         with codec_errors(ErrorKind.REJECTED, self.source, "input cannot be sent: "):
             body: dict[str, Any] = {"inputs": [_input(name, value) for name, value in inputs.items()]}
@@ -46,6 +49,23 @@ class V2RestExecutor(ModelExecutor):
         tensors = tensors if isinstance(tensors, list) else [tensors]
         with codec_errors(ErrorKind.MALFORMED, self.source, "answer cannot be decoded: "):
             outputs = dict(array_from_json_tensor(t, f"outputs[{i}]") for i, t in enumerate(tensors))
+        return check_outputs(outputs, rows, self.config.output_names, self.source)
+
+    async def _predict_binary(self, inputs: Mapping[str, npt.NDArray[Any]]) -> Arrays:
+        """Triton's binary tensor data extension: raw bytes both ways, no JSON numbers."""
+        rows = batch_size(inputs)
+        with codec_errors(ErrorKind.REJECTED, self.source, "input cannot be sent: "):
+            body, length = binary_infer_request(inputs, self.config.output_names)
+        headers = {binary_data.HEADER: str(length), "Content-Type": binary_data.CONTENT_TYPE}
+        data, answer = await self.client.request_bytes(self._path + "/infer", body, headers)
+        length_text = next((v for k, v in answer.items() if k.lower() == binary_data.HEADER.lower()), None)
+        with codec_errors(ErrorKind.MALFORMED, self.source, "answer cannot be decoded: "):
+            try:
+                header_length = None if length_text is None else int(length_text)
+            except ValueError:
+                raise TensorCodecError(binary_data.HEADER, f"{length_text!r} is not a number") from None
+            limit = self.config.max_message_bytes
+            outputs = parse_binary_infer_response(data, header_length, max_bytes=limit)
         return check_outputs(outputs, rows, self.config.output_names, self.source)
 
     async def metadata(self) -> ModelMetadata:

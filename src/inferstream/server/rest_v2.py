@@ -13,13 +13,33 @@ from inferstream.server import jsonio
 from inferstream.server.codecs import decoding, output_tensors
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.v2_types import v2_metadata, v2_version
-from inferstream.tensors.v2 import infer_response_json, parse_infer_request_json
+from inferstream.tensors import TensorCodecError
+from inferstream.tensors.v2 import binary_data, infer_response_json, parse_infer_request_json
 
 PROTOCOL = "v2-rest"
 
 
 def _json(payload: Any, status: int = 200, arrays: Iterable[npt.NDArray[Any]] = ()) -> web.Response:
     return web.Response(body=jsonio.dumps(payload, arrays), status=status, content_type="application/json")
+
+
+def _header_length(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise TensorCodecError(binary_data.HEADER, f"{value!r} is not a byte count") from None
+
+
+def _binary(model: str, version: str, id: str, outputs: dict[str, npt.NDArray[Any]],
+            binary: frozenset[str] | bool) -> web.Response:
+    """A binary-data response: JSON header (its length in a header), then the binary outputs."""
+    header: dict[str, Any] = {"model_name": model, "model_version": version, **({"id": id} if id else {})}
+    with decoding():
+        payload, length = binary_data.encode_binary(
+            header, list(output_tensors(outputs).values()), "outputs", binary
+        )
+    return web.Response(body=payload, content_type=binary_data.CONTENT_TYPE,
+                        headers={binary_data.HEADER: str(length)})
 
 
 def _version(request: web.Request) -> int | None:
@@ -46,7 +66,7 @@ class V2Rest:
         return routes
 
     async def server_metadata(self, request: web.Request) -> web.Response:
-        return _json({"name": "inferstream", "version": __version__, "extensions": []})
+        return _json({"name": "inferstream", "version": __version__, "extensions": ["binary_tensor_data"]})
 
     async def live(self, request: web.Request) -> web.Response:
         live = self.dataplane.live()
@@ -69,9 +89,17 @@ class V2Rest:
     async def infer(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         version = _version(request)
-        payload = jsonio.loads(await request.read())
+        header_length = request.headers.get(binary_data.HEADER)
+        binary: frozenset[str] | bool = frozenset()
         with decoding():
-            body = parse_infer_request_json(payload, max_bytes=self.max_bytes)
+            if header_length is None:
+                payload = jsonio.loads(await request.read())
+                body = parse_infer_request_json(payload, max_bytes=self.max_bytes)
+                binary = binary_data.binary_outputs_requested(payload)  # JSON in, binary out: allowed
+            else:  # Triton's binary tensor data extension
+                body, binary = binary_data.parse_binary_infer_request(
+                    await request.read(), _header_length(header_length), max_bytes=self.max_bytes
+                )
         result = await self.dataplane.predict(
             name,
             {k: v.data for k, v in body.tensors.items()},
@@ -79,6 +107,8 @@ class V2Rest:
             output_names=body.requested_outputs,
             protocol=PROTOCOL,
         )
+        if binary:
+            return _binary(result.model.name, str(result.model.version), body.id, result.outputs, binary)
         with decoding():
             response = infer_response_json(
                 result.model.name,
