@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections import deque
 from typing import Any
@@ -19,6 +20,7 @@ from inferstream.console.graph import blueprint_graph
 from inferstream.console.probes import RunProbe
 from inferstream.console.serving import ServingReading, parse_metrics, serving_view
 
+log = logging.getLogger("inferstream.console")
 HISTORY_SECONDS = 300  # the charts show the last five minutes
 
 
@@ -129,8 +131,12 @@ class ViewCollector:
         """Collect every ``interval`` seconds until cancelled."""
         while True:
             started = time.monotonic()
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            try:
                 await self.collect(session)
+            except (aiohttp.ClientError, TimeoutError):
+                pass  # an instance between start and stop: the next tick reads it again
+            except Exception:  # a bug here must not freeze the page: say so, keep serving
+                log.exception("the console could not read the run")
             await asyncio.sleep(max(0.05, self.interval - (time.monotonic() - started)))
 
 
