@@ -83,8 +83,6 @@ class ProcessRunner:
         self.colocate = [list(names) for names in colocate]
         self._reports: dict[tuple[str, int], dict[str, Any]] = {}  # each child's latest counts
         self._asked_to_stop: set[tuple[str, int]] = set()  # SIGTERM from us is not a failure
-        # a restarted instance's earlier processes: their last reports and how each ended
-        self._incarnations: dict[tuple[str, int], list[tuple[dict[str, Any] | None, str]]] = {}
         self.restarts = RestartPolicy(max_restarts=5 if restart else 0)  # dead instances start again
         self._noted_exits: set[int] = set()  # pids whose death was seen (and a restart planned)
         self._scaled: dict[str, int] = {}  # streamlet -> highest instance index + 1, once scale() grew it
@@ -130,6 +128,10 @@ class ProcessRunner:
         for name, index in added:
             await self._spawn(name, index)
         await self._wait_ready(added)
+        died = [f"{n}.{i} {describe_exit(self.children[(n, i)].returncode)}" for n, i in added
+                if self.children[(n, i)].returncode is not None]
+        if died:  # the supervisor starts them again; the caller hears it did not go as asked
+            raise ValueError(f"new instances ended at start ({', '.join(died)}); their log lines say why")
 
     def stop(self) -> None:
         self._stop.set()
@@ -158,9 +160,6 @@ class ProcessRunner:
         )
         ready = asyncio.Event()
         for key in members:
-            if key in self.children:  # a restart: keep what the dead process counted, and how it ended
-                ended = describe_exit(self.children[key].returncode)
-                self._incarnations.setdefault(key, []).append((self._reports.pop(key, None), ended))
             self.children[key] = process
             self._ready[key] = ready
         assert process.stdout is not None
@@ -282,19 +281,6 @@ class ProcessRunner:
             await self._spawn(name, index)
         return True
 
-    def _add_incarnations(self, key: tuple[str, int], instance: InstanceStats) -> list[str]:
-        """Add the counts of ``key``'s earlier (dead, restarted) processes to ``instance``; how each ended."""
-        ended = []
-        for report, how in self._incarnations.get(key, []):
-            earlier = instance_from_report(report, *key)
-            if earlier is not None:
-                for name, port in earlier.inlets.items():
-                    instance.inlet(name).add(port)
-                for name, port in earlier.outlets.items():
-                    instance.outlet(name).add(port)
-            ended.append(how)
-        return ended
-
     def _merge(self, started: float, final: bool = True) -> tuple[PipelineStats, dict[str, int]]:
         stats = PipelineStats(self.plan.app)
         stats.started = started
@@ -313,9 +299,6 @@ class ProcessRunner:
             if instance.ended is None and (final or code is not None):  # killed before its last report
                 instance.ended = time.monotonic()
             instance.ended_how = describe_exit(code)
-            earlier = self._add_incarnations((name, index), instance)
-            if earlier:
-                instance.ended_how += f" (restarted after: {'; '.join(earlier)})"
             stopped_by_us = (name, index) in self._asked_to_stop and code == -signal.SIGTERM
             if stopped_by_us:  # e.g. asked to stop before it could install its handlers
                 instance.ended_how += " (asked to stop by the run)"
