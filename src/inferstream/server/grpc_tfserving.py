@@ -20,6 +20,7 @@ from inferstream.protos import (
 from inferstream.server.codecs import decoding, output_tensors, parse_proto
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.errors import invalid
+from inferstream.server.grpc_tf_examples import TfExamplesGrpc
 from inferstream.server.repository import ModelVersion
 from inferstream.server.rest_tfserving import tf_dtype_name
 from inferstream.tensors.tensorproto import tensor_from_proto, tensor_to_proto
@@ -43,10 +44,15 @@ class TfServingGrpc:
     def __init__(self, dataplane: DataPlane, max_tensor_bytes: int) -> None:
         self.dataplane = dataplane
         self.max_tensor_bytes = max_tensor_bytes
+        self.examples = TfExamplesGrpc(dataplane)
 
     def methods(self) -> dict[str, dict[str, Any]]:
         return {
-            PREDICTION_SERVICE: {"Predict": self.predict, "GetModelMetadata": self.metadata},
+            PREDICTION_SERVICE: {
+                "Predict": self.predict, "GetModelMetadata": self.metadata,
+                "Classify": self.examples.classify, "Regress": self.examples.regress,
+                "MultiInference": self.examples.multi_inference,
+            },
             MODEL_SERVICE: {"GetModelStatus": self.status},
         }
 
