@@ -115,3 +115,33 @@ def test_missing_feature_and_no_score_output_are_invalid(
             stub.Regress(request, timeout=10)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "no regression output" in (caught.value.details() or "")
+
+
+def _post(server: RunningServer, verb: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{server.rest}/v1/models/scorer:{verb}", data=json.dumps(body).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_rest_classify_and_regress(scorer: tuple[RunningServer, np.ndarray]) -> None:
+    server, proba = scorer
+    examples = [{"features": row.tolist()} for row in X]
+    status, answer = _post(server, "regress", {"examples": examples})
+    assert status == 200
+    np.testing.assert_allclose(answer["results"], proba[:, 1], rtol=1e-4, atol=1e-5)  # type: ignore[arg-type]
+    status, answer = _post(server, "classify", {"examples": examples})
+    assert status == 200
+    results = answer["results"]
+    assert [[c[0] for c in row] for row in results] == [["0", "1"]] * len(X)  # type: ignore[union-attr]
+    np.testing.assert_allclose([[c[1] for c in row] for row in results], proba,  # type: ignore[union-attr]
+                               rtol=1e-4, atol=1e-5)
+    status, answer = _post(server, "regress", {"examples": [{"features": ["a", "b", "c"]}]})
+    assert status == 400 and "numbers" in str(answer["error"])

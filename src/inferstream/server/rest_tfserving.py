@@ -22,6 +22,7 @@ from inferstream.server.codecs import decoding, input_dtypes, output_tensors
 from inferstream.server.dataplane import DataPlane
 from inferstream.server.errors import invalid, not_found
 from inferstream.server.repository import ModelVersion
+from inferstream.server.tf_examples import classify_json, predict_examples, regress_json, rest_examples
 from inferstream.tensors.tensor import DType, TensorCodecError
 from inferstream.tensors.tfjson import UNNAMED, parse_predict_request, predict_response
 
@@ -64,10 +65,15 @@ class TfServingRest:
 
     async def post(self, request: web.Request) -> web.Response:
         name, version, label, verb, metadata = _parse_path(request.match_info["tail"])
-        if verb != "predict" or metadata:
-            raise not_found(f"unsupported method {verb or 'POST'!r}; this server answers :predict")
+        if verb not in ("predict", "classify", "regress") or metadata:
+            answers = ":predict, :classify, :regress"
+            raise not_found(f"unsupported method {verb or 'POST'!r}; this server answers {answers}")
         if label:
             version = self.dataplane.resolve(name, label=label).version
+        if verb != "predict":
+            examples = rest_examples(jsonio.loads(await request.read()))
+            result = await predict_examples(self.dataplane, name, version, examples, "tfserving-rest")
+            return _json(classify_json(result) if verb == "classify" else regress_json(result))
         payload, outputs = await self.predict(name, version, await request.read())
         return _json(payload, arrays=outputs.values())
 

@@ -1,5 +1,5 @@
-"""TF Serving's Classify, Regress and MultiInference over the DataPlane (gRPC; REST's
-``:classify`` / ``:regress`` not yet).
+"""TF Serving's Classify, Regress and MultiInference over the DataPlane (gRPC, and REST's
+``:classify`` / ``:regress`` with ``{"context": {...}, "examples": [{feature: value(s)}]}``).
 
 Inputs are ``tf.Example``s: each model input is the feature of the same name (float or int64
 values, one row per example). Outputs: *regress* takes the first float output with one value per row
@@ -93,3 +93,29 @@ def class_scores(result: PredictResult) -> npt.NDArray[Any]:
         if flat.shape[1] == 1 and array.dtype.kind == "f" and ((flat >= 0) & (flat <= 1)).all():
             return np.hstack([1 - flat, flat]).astype(np.float64)
     raise invalid("the model has no classification output (class scores or one probability per row)")
+
+
+def rest_examples(body: Any) -> list[dict[str, list[float]]]:
+    """TF Serving REST's ``{"context": {...}, "examples": [{feature: number or [numbers]}]}``."""
+    if not isinstance(body, dict) or not isinstance(body.get("examples"), list):
+        raise invalid('expected {"examples": [{feature: value, ...}, ...]}')
+    context = body.get("context") or {}
+    out = []
+    for i, example in enumerate(body["examples"]):
+        if not isinstance(example, dict) or not isinstance(context, dict):
+            raise invalid(f"examples[{i}] must be an object of features")
+        merged = {**context, **example}
+        try:
+            out.append({k: [float(v) for v in (val if isinstance(val, list) else [val])]
+                        for k, val in merged.items()})
+        except (TypeError, ValueError):
+            raise invalid(f"examples[{i}]: feature values must be numbers") from None
+    return out
+
+
+def classify_json(result: PredictResult) -> dict[str, Any]:
+    return {"results": [[[str(c), float(s)] for c, s in enumerate(row)] for row in class_scores(result)]}
+
+
+def regress_json(result: PredictResult) -> dict[str, Any]:
+    return {"results": [float(v) for v in scores(result)]}
