@@ -1,6 +1,6 @@
-"""Binary tensor data on serve's V2 REST API: our executor's option and Triton's own client
-(``tritonclient[http]``) against ``inferstream serve`` serving the doubler (about 10 s, most of it
-the server's start when no other test started it)."""
+"""Binary tensor data on serve's V2 REST API (our executor's option and Triton's own client,
+``tritonclient[http]``) and the V2 repository index, against ``inferstream serve`` serving the
+doubler (about 30 s; most of it the server's start when no other test started it)."""
 
 from __future__ import annotations
 
@@ -99,3 +99,11 @@ def test_executor_error_kind_on_unknown_model(builtin_server: RunningServer) -> 
     with pytest.raises(ExecutorError) as caught:
         asyncio.run(call())
     assert caught.value.kind is ErrorKind.REJECTED and "404" in str(caught.value)
+
+
+def test_repository_index_lists_the_served_version(builtin_server: RunningServer) -> None:
+    request = urllib.request.Request(f"{builtin_server.rest}/v2/repository/index", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        index = orjson.loads(resp.read())
+    assert {"name": "fraud", "version": "1", "state": "READY", "reason": ""} in index

@@ -23,6 +23,9 @@ def _json(payload: Any, status: int = 200, arrays: Iterable[npt.NDArray[Any]] = 
     return web.Response(body=jsonio.dumps(payload, arrays), status=status, content_type="application/json")
 
 
+_V2_STATE = {"AVAILABLE": "READY", "LOADING": "LOADING", "UNLOADING": "UNLOADING", "END": "UNAVAILABLE"}
+
+
 def _header_length(value: str) -> int:
     try:
         return int(value)
@@ -56,6 +59,7 @@ class V2Rest:
             web.get("/v2", self.server_metadata),
             web.get("/v2/health/live", self.live),
             web.get("/v2/health/ready", self.ready),
+            web.post("/v2/repository/index", self.repository_index),
         ]
         for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
             routes += [
@@ -67,6 +71,17 @@ class V2Rest:
 
     async def server_metadata(self, request: web.Request) -> web.Response:
         return _json({"name": "inferstream", "version": __version__, "extensions": ["binary_tensor_data"]})
+
+    async def repository_index(self, request: web.Request) -> web.Response:
+        """The model-repository extension's index: every version seen, its state and reason (load and
+        unload are not offered: versions follow the model base and its policy)."""
+        repository = self.dataplane.repository
+        index = [
+            {"name": name, "version": str(s.version), "state": _V2_STATE.get(s.state, s.state),
+             "reason": s.error}
+            for name in repository.names() for s in repository.states(name)
+        ]
+        return _json(index)
 
     async def live(self, request: web.Request) -> web.Response:
         live = self.dataplane.live()
