@@ -99,7 +99,7 @@ def test_embedded_batches_across_records_and_keeps_order(doubler_model: Path) ->
             for size in sizes:  # concurrent process() calls on one partition, as the runtime makes them
                 batches.append(in_batch(streamlet, payloads(rows(offset, size)), offset))
                 offset += size
-            await asyncio.gather(*(streamlet.process(b, out) for b in batches))
+            await process_in_order(streamlet, batches, out)  # the runtime's tickets keep the order
         finally:
             await streamlet.on_stop()
         return out.results(), streamlet
