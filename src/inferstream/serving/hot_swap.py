@@ -8,8 +8,9 @@ the old model, batches after it use the new one. Every ServingResult names what 
 ``modelResultMetadata.modelName`` as ``name:version``. A model that fails to load or check is
 refused: an error record (model, reason) on ``errors``, and the old model keeps scoring.
 
-Embedded serving loads the new model; remote serving (tfserving/seldon/v2) switches the model
+Embedded serving loads the new model; remote serving (tfserving/v2) switches the model name and
 version it asks the server for (the server must already hold it: the check asks its metadata).
+Seldon's protocol has no versions, so an update to seldon serving is refused.
 The updates inlet shares the streamlet's consumer group: run one instance per updates partition
 reader, or one instance (docs/models.md, "Hot swap").
 """
@@ -133,8 +134,13 @@ class HotSwapServing(ModelServing):
                     executor = await asyncio.to_thread(
                         EmbeddedExecutor.load, str(update.path), config.signature, update.name
                     )
-                else:
-                    config = self._config.model_copy(update={"version": update.version})
+                elif self._config.protocol == "seldon":  # no versions: the label would lie
+                    raise ValueError("protocol seldon has no model versions to switch; roll the new model "
+                                     "out on the Seldon deployment (or serve it with tfserving/v2)")
+                else:  # the version named replaces a version label; a new name asks for that model
+                    config = self._config.model_copy(
+                        update={"model": update.name, "version": update.version, "version_label": None}
+                    )
                     executor = await open_executor(config, observer=self._on_attempt)
                 meta = await self._vetted(executor)
             except (ModelLoadError, ExecutorError, OSError, ValueError, RuntimeError) as exc:
