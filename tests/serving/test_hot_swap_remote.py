@@ -25,7 +25,7 @@ from inferstream.transports.memory import MemoryTransport
 
 from .hot_swap_helpers import REPO, check_results, never_backwards, scaler_model
 
-RECORDS = 2000
+RECORDS = 5000  # 5 s at 1,000/s: ~3 s of records still to come when version 2 is published
 FACTORS = {"scaler:1": 2.0, "scaler:2": 3.0}
 
 BLUEPRINT = """
