@@ -30,7 +30,9 @@ def fraud_models(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> P
     return root
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync_playwright is open, its event loop runs in the main thread and
+# every later test that calls asyncio.run() (in-process CLI tests) would fail.
+@pytest.fixture(scope="module")
 def browser(repo_root: Path) -> Iterator[Any]:
     """Debian's Chromium driven by playwright (scripts/browser/install.sh installs both when missing)."""
     try:
