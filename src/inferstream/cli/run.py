@@ -199,6 +199,7 @@ def run(
         )
         stats, codes = asyncio.run(_run_processes(children, chosen, at, transport, control_port))
         failed = {k: v for k, v in codes.items() if v != 0}
+        run_errors = children.run_errors
     else:
         runner = Runner(
             plan,
@@ -218,10 +219,13 @@ def run(
         else:
             stats = asyncio.run(_run_here(runner, None, control_port, at, transport))
         failed = {f"{i.streamlet}.{i.instance}": 1 for i in stats.instances if i.failure}
+        run_errors = []
     shutdown_tracing()  # export the spans still buffered
     summary: dict[str, Any] = stats.snapshot()
     summary["transport"] = transport
-    report_outcome(stats, summary, max_error_ratio, summary_json, failed, show_table=not only)
+    report_outcome(
+        stats, summary, max_error_ratio, summary_json, failed, show_table=not only, run_errors=run_errors
+    )
 
 
 async def _run_processes(

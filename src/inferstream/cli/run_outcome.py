@@ -79,12 +79,14 @@ def report_outcome(
     summary_json: Path | None,
     failed_codes: dict[str, int],
     show_table: bool,
+    run_errors: list[str] | None = None,
 ) -> None:
     """Write the summary (with ``outcome``), show the table and the verdict; exit 1 if the run failed."""
     outcome = judge(summary, max_error_ratio)
     named = {entry.split(":")[0] for entry in outcome.failed_instances}
     missing = sorted(k for k in failed_codes if k not in named)
     outcome.failed_instances += [f"{k}: exit code {failed_codes[k]}" for k in missing]
+    outcome.run_errors += run_errors or []
     summary["outcome"] = outcome.to_json()
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary, indent=2))

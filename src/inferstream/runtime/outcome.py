@@ -1,6 +1,7 @@
 """How a run ended, judged for a script or a scheduler: failed records against a bound, failed instances.
 
-A run *failed* when any instance ended abnormally (an exit code, a signal it did not ask for,
+A run *failed* when the run itself failed (e.g. its parent process could not stop it cleanly), any
+instance ended abnormally (an exit code, a signal it did not ask for,
 an exception) or when more than ``max_error_ratio`` of the records that entered the pipeline
 failed: error results (records on an :class:`~inferstream.runtime.failures.ErrorOutlet`) plus
 dead letters, over the records the ingresses emitted. The verdict goes into the summary JSON
@@ -36,6 +37,7 @@ class Outcome:
     dead_letters: int
     max_error_ratio: float
     failed_instances: list[str] = field(default_factory=list)  # "name.i: how it ended"
+    run_errors: list[str] = field(default_factory=list)  # the run itself (not an instance) failed
 
     @property
     def failed_records(self) -> int:
@@ -51,7 +53,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not self.failed_instances and not self.too_many_errors
+        return not self.failed_instances and not self.too_many_errors and not self.run_errors
 
     def reasons(self) -> list[str]:
         """One line per reason the run failed (empty when it did not)."""
@@ -64,6 +66,7 @@ class Outcome:
             )
         if self.failed_instances:
             lines.append("instances ended abnormally: " + ", ".join(self.failed_instances))
+        lines += self.run_errors
         return lines
 
     def to_json(self) -> dict[str, Any]:
@@ -76,6 +79,7 @@ class Outcome:
             "error_ratio": self.error_ratio,
             "max_error_ratio": self.max_error_ratio,
             "failed_instances": self.failed_instances,
+            "run_errors": self.run_errors,
             "reasons": self.reasons(),
         }
 

@@ -29,7 +29,7 @@ from inferstream.runtime.plan import Plan
 from inferstream.runtime.run_stats import InstanceStats, PipelineStats
 from inferstream.runtime.signals import install_stop_handlers
 from inferstream.runtime.supervision import RestartPolicy
-from inferstream.transports.base import Transport
+from inferstream.transports.base import Transport, TransportError
 
 log = logging.getLogger("inferstream.runtime")
 
@@ -87,6 +87,9 @@ class ProcessRunner:
         self._noted_exits: set[int] = set()  # pids whose death was seen (and a restart planned)
         self._scaled: dict[str, int] = {}  # streamlet -> highest instance index + 1, once scale() grew it
         self._running = False
+        self.lag_attempts = 5  # failed lag reads in a row before the drain gives up waiting
+        self.run_errors: list[str] = []  # what went wrong in the parent itself (the summary says it)
+        self._phase = "starting"
 
     @property
     def stats(self) -> PipelineStats:
@@ -169,7 +172,14 @@ class ProcessRunner:
     async def _prefix(
         self, prefix: str, stream: asyncio.StreamReader, ready: asyncio.Event, keys: list[tuple[str, int]]
     ) -> None:
-        async for raw in stream:
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line beyond the reader's limit: skip it, read on (or the child blocks)
+                self.write(prefix + "(a line too long to show was left out)")
+                continue
+            if not raw:
+                break
             line = raw.decode(errors="replace").rstrip()
             if line == READY_MARKER:
                 ready.set()
@@ -211,7 +221,8 @@ class ProcessRunner:
                 await asyncio.wait_for(process.wait(), self.stop_timeout)
             except TimeoutError:
                 log.error("%s.%d did not stop within %.0f s; killing it", *key, self.stop_timeout)
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):  # it ended just now
+                    process.kill()
                 await process.wait()
 
     async def _drained(self) -> bool:
@@ -240,6 +251,22 @@ class ProcessRunner:
         self._running = True  # scale() may add and remove instances from now on
         # --for counts from when records flow: starting the consumers may take long on a busy machine
         deadline = None if self.run_for is None else time.monotonic() + self.run_for
+        try:
+            await self._watch(ingress, deadline)
+            await self._terminate(ingress)
+            await self._drain()
+        except Exception as exc:  # never lose the summary: stop every process and count what they did
+            self.run_errors.append(f"the run failed while {self._phase}: {type(exc).__name__}: {exc}")
+            log.exception("%s; stopping every instance (the summary counts them)", self.run_errors[-1])
+        finally:
+            self._running = False
+            await self._terminate(list(self.children))
+            await asyncio.gather(*self._readers, return_exceptions=True)
+        return self._merge(started)
+
+    async def _watch(self, ingress: Sequence[tuple[str, int]], deadline: float | None) -> None:
+        """While records flow: supervise, until the sources end, ``run_for`` passes or a stop."""
+        self._phase = "records flowed"
         while not self._stop.is_set():
             if ingress and all(self.children[k].returncode is not None for k in ingress):
                 break
@@ -251,16 +278,39 @@ class ProcessRunner:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 0.2)
-        await self._terminate(ingress)
+
+    async def _drain(self) -> None:
+        """Wait until every consumer group's lag is 0 (twice in a row), up to ``drain_timeout``.
+
+        The lag is read from the broker; a busy or restarting broker may fail to answer. A failed
+        read is retried (``lag_attempts`` in a row at most), then the run stops without waiting
+        for the rest, with a warning: what was not committed is read again by the next run
+        (at-least-once), and the summary is written all the same.
+        """
+        self._phase = "draining"
         drain_deadline = time.monotonic() + self.drain_timeout
-        quiet = 0
+        quiet = failed = 0
         while quiet < 2 and time.monotonic() < drain_deadline and await self._supervise(self._consumers()):
-            quiet = quiet + 1 if await self._drained() else 0
+            try:
+                drained = await self._drained()
+                failed = 0
+            except TransportError as exc:
+                failed += 1
+                if failed >= self.lag_attempts:
+                    log.warning(
+                        "cannot read the consumer groups' lag (%s; %d attempts): stopping the instances "
+                        "without waiting for the rest; records not yet committed are read again by the "
+                        "next run", exc, failed,
+                    )  # fmt: skip
+                    return
+                log.info("reading the consumer groups' lag failed (%s); trying again", exc)
+                drained = False
+                await asyncio.sleep(min(2.0, 0.2 * 2**failed))  # a busy broker: back off a little
+            quiet = quiet + 1 if drained else 0
             await asyncio.sleep(0.2)
-        self._running = False
-        await self._terminate(self._consumers())
-        await asyncio.gather(*self._readers, return_exceptions=True)
-        return self._merge(started)
+        if quiet < 2 and time.monotonic() >= drain_deadline:
+            log.warning("records still in flight after --drain-timeout %.0f s; stopping the instances "
+                        "(uncommitted records are read again by the next run)", self.drain_timeout)
 
     def _consumers(self) -> list[tuple[str, int]]:
         """Every instance but the ingresses', those added by scale() too."""
