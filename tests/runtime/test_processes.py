@@ -3,13 +3,23 @@ topics stay between them, and at-least-once still holds."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from .kafka_pipeline_helpers import inferstream_run, read_numbers, stop, summary, write_blueprint
+from .kafka_pipeline_helpers import (
+    FAST_GROUP_CONF,
+    inferstream_run,
+    read_numbers,
+    stop,
+    summary,
+    wait_for,
+    write_blueprint,
+)
 
 COUNT = 2000
 
@@ -52,3 +62,55 @@ def test_an_ingress_cannot_be_colocated(bootstrap: str, tmp_path: Path) -> None:
     process = inferstream_run(args, bootstrap, log)
     assert process.wait(timeout=120) == 2
     assert "ingress" in log.read_text()
+
+
+def _pid_of(app: str, instance: str) -> int | None:
+    """The pid of the instance process of ``app`` that runs ``instance`` (``double:0``)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if instance.encode() in argv and any(app.encode() in a for a in argv):
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_a_restarted_instance_keeps_its_dead_process_counts_and_says_how_it_died(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    count = 3000
+    output = tmp_path / "out.jsonl"
+    app, blueprint = write_blueprint(tmp_path, count=count, rate=150, doublers=1, output=output)
+    log, summary_path = tmp_path / "run.log", tmp_path / "summary.json"
+    args = [str(blueprint), "--transport", "kafka", "--summary-json", str(summary_path), *FAST_GROUP_CONF]
+    process = inferstream_run(args, bootstrap, log, extra_env={"COLUMNS": "250"})
+    try:
+        wait_for(lambda: len(read_numbers(output)) >= 1000, 90, "records through the doubler")
+        pid = _pid_of(app, "double:0")
+        assert pid is not None, log.read_text()[-3000:]
+        os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=120)
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert process.returncode == 0, text[-4000:]  # restarted: the run went on and ended well
+    assert "double.0 killed by SIGKILL; restarting it" in text
+    numbers = Counter(read_numbers(output))
+    assert set(numbers) == {2 * n for n in range(count)}  # nothing lost
+    result = summary(summary_path)
+    (double,) = [i for i in result["instances"] if i["streamlet"] == "double"]
+    assert double["restarted_after"] == ["killed by SIGKILL"]
+    assert double["ended"] == "exited with code 0 (restarted after: killed by SIGKILL)"
+    # Both processes' counts. The sink (never killed) received everything the doubler emitted; the
+    # dead process emitted >= 1,000 of it, of which only its last report (<= ~1 s old) is known.
+    sink_in = result["streamlets"]["sink"]["records_in"]
+    double_out = double["outlets"]["out"]["records"]
+    assert sink_in >= count
+    assert sink_in - double_out < 400, (sink_in, double_out)
+    assert result["streamlets"]["double"]["records_out"] == double_out
+    assert "double.0: restarted after: killed by SIGKILL (counts add up all its processes)" in text

@@ -100,6 +100,12 @@ def report_outcome(
                 )
                 line = f"{instance.streamlet}.{instance.instance}: {instance.failure} (last known: {counts})"
                 console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+            if instance.restarted_after:  # counts are every process's of the instance, summed
+                line = (
+                    f"{instance.streamlet}.{instance.instance}: restarted after: "
+                    f"{'; '.join(instance.restarted_after)} (counts add up all its processes)"
+                )
+                console.print(f"[yellow]{escape(line)}[/yellow]", soft_wrap=True)
     for reason in outcome.reasons():
         console.print(f"[red]run failed[/red]: {escape(reason)}", soft_wrap=True)
     if not outcome.ok:

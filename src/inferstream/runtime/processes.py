@@ -6,7 +6,9 @@ and ends the run like the in-process runner: when every ingress process has exit
 ``run_for`` passed, or on a signal) it waits until every consumer group's lag is 0, then
 SIGTERMs the others, which finish their in-flight batches, commit and exit. Each child prints
 its counters every second; the parent keeps the last report of each (a child killed by a signal
-keeps its last known counts) and merges them into one summary; nothing is written to disk.
+keeps its last known counts; a restarted instance adds up all its processes' counts and says how
+the earlier ones ended) and merges them into one summary; nothing is written to disk. Whatever
+fails in the parent after the records started, the instances are stopped and the summary made.
 With ``control=True`` each child also serves its live counters (``GET /stats``);
 :attr:`ProcessRunner.control_urls` and :attr:`ProcessRunner.http_urls` (model-serving's
 ``/state``, ``/metrics``) say where, for the console.
@@ -82,6 +84,8 @@ class ProcessRunner:
                     raise ValueError(f"colocate: {name!r} is an ingress; an ingress runs in its own process")
         self.colocate = [list(names) for names in colocate]
         self._reports: dict[tuple[str, int], dict[str, Any]] = {}  # each child's latest counts
+        # a restarted instance's earlier processes: the last report of each and how it ended
+        self._incarnations: dict[tuple[str, int], list[tuple[dict[str, Any] | None, str]]] = {}
         self._asked_to_stop: set[tuple[str, int]] = set()  # SIGTERM from us is not a failure
         self.restarts = RestartPolicy(max_restarts=5 if restart else 0)  # dead instances start again
         self._noted_exits: set[int] = set()  # pids whose death was seen (and a restart planned)
@@ -163,6 +167,10 @@ class ProcessRunner:
         )
         ready = asyncio.Event()
         for key in members:
+            earlier = self.children.get(key)
+            if earlier is not None and earlier.returncode is not None:  # a restart: keep what it counted
+                ended = describe_exit(earlier.returncode)
+                self._incarnations.setdefault(key, []).append((self._reports.pop(key, None), ended))
             self.children[key] = process
             self._ready[key] = ready
         assert process.stdout is not None
@@ -331,6 +339,22 @@ class ProcessRunner:
             await self._spawn(name, index)
         return True
 
+    def _add_incarnations(self, key: tuple[str, int], instance: InstanceStats) -> None:
+        """Add the counts of ``key``'s earlier processes (died, restarted) to ``instance``; say how
+        each ended. The instance's elapsed time becomes the sum of its processes' lifetimes."""
+        for report, how in self._incarnations.get(key, []):
+            earlier = instance_from_report(report, *key)
+            if earlier is not None:
+                for name, port in earlier.inlets.items():
+                    instance.inlet(name).add(port)
+                for name, port in earlier.outlets.items():
+                    instance.outlet(name).add(port)
+                instance.started -= earlier.elapsed()
+            instance.restarted_after.append(how)
+        if instance.restarted_after:
+            earlier_ends = "; ".join(instance.restarted_after)
+            instance.ended_how = f"{instance.ended_how} (restarted after: {earlier_ends})"
+
     def _merge(self, started: float, final: bool = True) -> tuple[PipelineStats, dict[str, int]]:
         stats = PipelineStats(self.plan.app)
         stats.started = started
@@ -349,6 +373,7 @@ class ProcessRunner:
             if instance.ended is None and (final or code is not None):  # killed before its last report
                 instance.ended = time.monotonic()
             instance.ended_how = describe_exit(code)
+            self._add_incarnations((name, index), instance)
             stopped_by_us = (name, index) in self._asked_to_stop and code == -signal.SIGTERM
             if stopped_by_us:  # e.g. asked to stop before it could install its handlers
                 instance.ended_how += " (asked to stop by the run)"

@@ -55,6 +55,8 @@ class InstanceStats:
     ended: float | None = None
     failure: str | None = None  # why the instance ended abnormally
     ended_how: str | None = None  # multi-process runs: "exited with code 0", "killed by SIGKILL"
+    # multi-process runs: how each earlier process of a restarted instance ended (its counts are added)
+    restarted_after: list[str] = field(default_factory=list)
 
     def inlet(self, name: str) -> PortStats:
         return self.inlets.setdefault(name, PortStats())
@@ -72,6 +74,7 @@ class InstanceStats:
             "elapsed_s": self.elapsed(),
             "failure": self.failure,
             "ended": self.ended_how,
+            "restarted_after": self.restarted_after,
             "inlets": {k: vars(v) for k, v in self.inlets.items()},
             "outlets": {k: vars(v) for k, v in self.outlets.items()},
         }
@@ -80,6 +83,7 @@ class InstanceStats:
     def from_dict(cls, data: dict[str, Any]) -> InstanceStats:
         stats = cls(data["streamlet"], data["instance"], failure=data.get("failure"))
         stats.ended_how = data.get("ended")
+        stats.restarted_after = list(data.get("restarted_after") or [])
         stats.inlets = {k: PortStats(**v) for k, v in data["inlets"].items()}
         stats.outlets = {k: PortStats(**v) for k, v in data["outlets"].items()}
         stats.ended = stats.started + float(data["elapsed_s"])
