@@ -58,18 +58,19 @@ def _line(record: FailedRecord) -> str:
     return f"{when}  {kind:<11}  [bold]{where}[/bold]  {reason}  [dim]| {view}[/dim]"
 
 
-async def _list(plan: Plan, transport: Transport, sources: list[Source], follow: bool, as_json: bool) -> int:
-    count = 0
+async def _list(
+    plan: Plan, transport: Transport, sources: list[Source], follow: bool, as_json: bool, listed: list[int]
+) -> None:
+    """Print each failed record; ``listed[0]`` counts them (still right when Ctrl-C ends --follow)."""
     try:
         async for record in read_failures(plan, transport, sources, follow=follow):
-            count += 1
+            listed[0] += 1
             if as_json:
                 print(json.dumps(record.to_json()), flush=True)
             else:
                 console.print(_line(record), soft_wrap=True)
     finally:
         await transport.close()
-    return count
 
 
 @app.command("errors")
@@ -87,14 +88,14 @@ def errors(
     """List the records a pipeline failed: its error outlets and its dead-letter topic."""
     sources = sources_of(source)
     plan, chosen = open_pipeline(blueprint, transport, conf, conf_file)
-    count = 0
+    listed = [0]
     with contextlib.suppress(KeyboardInterrupt):
         try:
-            count = asyncio.run(_list(plan, chosen, sources, follow, as_json))
+            asyncio.run(_list(plan, chosen, sources, follow, as_json, listed))
         except TransportError as exc:
             hint = "has the pipeline run on this broker? give the same --conf as to `inferstream run`"
             console.print(f"[red]cannot read the failures of {plan.app}[/red]: {escape(str(exc))}; {hint}")
             raise typer.Exit(2) from None
     if not as_json:
         what = " and ".join("dead letters" if s == "dead-letters" else "error outlets" for s in sources)
-        console.print(f"{count:,} failed record(s) in {plan.app}'s {what}", soft_wrap=True)
+        console.print(f"{listed[0]:,} failed record(s) in {plan.app}'s {what}", soft_wrap=True)
