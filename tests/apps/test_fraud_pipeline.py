@@ -141,7 +141,10 @@ def test_server_down_gives_error_records_and_recovery(
     servers = contextlib.ExitStack()
     server = servers.enter_context(serve_in_subprocess({"fraud": models_dir / "fraud"}))
     ports = ["--port", str(server.rest_port), "--grpc-port", str(server.grpc_port)]  # the last value wins
-    conf = _conf(server, models_dir, repo_root, **{"card-ingress.rate": "150", "card-ingress.loop": "true"})
+    conf = _conf(server, models_dir, repo_root, **{
+        "card-ingress.rate": "150", "card-ingress.loop": "true",
+        "model-serving.on-unavailable": "error",  # the original's behaviour (the default waits an outage out)
+    })
     pipeline = FraudPipeline(fresh_app("fraud-grpc"), conf, transport, settings)
     scored = lambda: pipeline.counter("normal").records + pipeline.counter("fraud").records  # noqa: E731
     errors = lambda: pipeline.counter("error").records  # noqa: E731
