@@ -87,10 +87,11 @@ def test_records_stream_through_two_updates_and_a_bad_one(bootstrap: str, tmp_pa
     updates = f"{app}-updates"
 
     async def operator() -> None:
-        # Update k once a k/4 share of the results is out: the swaps land while records stream.
+        # Update k once a k/8 share of the results is out: the swaps land while records stream, with
+        # 5/8 of the stream still to come after the last one (at 1/4 steps a fast run could end first).
         steps = ([str(base / "2")], [str(base / "7")], [str(base / "3"), "--inline"])
         for k, args in enumerate(steps, start=1):
-            await _wait_results(bootstrap, f"{app}-results", RECORDS * k // 4, timeout=240)
+            await _wait_results(bootstrap, f"{app}-results", RECORDS * k // 8, timeout=240)
             await asyncio.to_thread(_publish, bootstrap, updates, *args)
 
     async def run() -> tuple[dict[str, object], list[bytes], list[bytes]]:
