@@ -76,13 +76,13 @@ class ModelServing(ServerStreamlet, Processor):
 
     @classmethod
     def check_config(cls, config: Any) -> list[ConfigError]:
-        from inferstream.serving.checks import config_problems  # verify's path only
+        from inferstream.serving.config_checks import config_problems  # verify's path only
 
         return config_problems(config.as_dict())
 
     @classmethod
     async def preflight(cls, name: str, config: Any) -> list[str]:
-        from inferstream.serving.checks import serving_preflight  # once per run, before any record
+        from inferstream.serving.config_checks import serving_preflight  # once per run, before any record
 
         return await serving_preflight(name, config.as_dict())
 
