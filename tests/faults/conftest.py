@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # fault_rig, beside th
 from inferstream.apps.common.kafka_warmup import wait_for_group_coordinator
 from inferstream.apps.fraud.data import load_transactions
 from inferstream.apps.fraud.training import train_fraud
-from inferstream.devtools.kafka_broker import KafkaBroker
+from inferstream.devtools.kafka_broker import KafkaBroker, start_broker
 
 RESULTS = Path(__file__).resolve().parents[2] / ".cache" / "faults" / "results.jsonl"
 
@@ -33,6 +33,17 @@ def fraud_models(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> P
 def card_rows(repo_root: Path) -> np.ndarray:
     data = load_transactions(repo_root / "data/creditcard-sample.csv")
     return np.asarray(data.features[:2000], dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """The fault suite's own broker (overrides the shared one here): it kills and restarts it, and what
+    earlier suites left on the shared broker must not decide this suite's setup."""
+    broker = start_broker(data_dir=tmp_path_factory.mktemp("fault-broker"), heap="512m")
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 @pytest.fixture(scope="session")
