@@ -2,7 +2,9 @@
 
 The broker's jars come from Maven Central (:mod:`inferstream.devtools.kafka_install`);
 ``start_broker`` formats a data directory, starts a combined broker+controller on 127.0.0.1 with
-free ports, waits until it answers and hands back a ``KafkaBroker`` that stops it cleanly.
+free ports, waits until it answers and hands back a ``KafkaBroker`` that stops it cleanly. Another
+address (``host``) and a launch prefix (``command_prefix``, e.g. ``ip netns exec NS``) let a test
+run it as one host of several (tests/deploy/test_multi_host.py).
 
 A broker that outlives the process (``inferstream kafka start``, ``scripts/kafka/*.sh``) is
 :mod:`inferstream.devtools.detached_broker`.
@@ -63,14 +65,14 @@ def _java() -> str:
 
 
 def _server_properties(
-    data_dir: Path, port: int, controller_port: int, extra: Mapping[str, str]
+    data_dir: Path, port: int, controller_port: int, extra: Mapping[str, str], host: str = "127.0.0.1"
 ) -> dict[str, str]:
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.quorum.voters": f"1@{host}:{controller_port}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "inter.broker.listener.name": "PLAINTEXT",
@@ -126,10 +128,12 @@ class KafkaBroker:
     remove_data_on_stop: bool = False
     outlive_parent: bool = False  # False: the broker gets SIGTERM when the starting process dies
     pid: int = 0
+    host: str = "127.0.0.1"  # the address it listens on and advertises
+    command_prefix: tuple[str, ...] = ()  # runs the JVM under it, e.g. ("ip", "netns", "exec", "ns1")
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def log_file(self) -> Path:
@@ -141,7 +145,9 @@ class KafkaBroker:
         return pid_alive(self.pid)
 
     def _launch(self) -> None:
-        props = _server_properties(self.data_dir, self.port, self.controller_port, self.extra_config)
+        props = _server_properties(
+            self.data_dir, self.port, self.controller_port, self.extra_config, self.host
+        )
         config = self.data_dir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         log4j = self.data_dir / "log4j2.properties"
@@ -159,7 +165,7 @@ class KafkaBroker:
         out = (self.data_dir / "broker.out").open("ab")
         # A session of its own: Ctrl-C in a terminal reaches only us, and we stop the broker in order.
         self.process = subprocess.Popen(
-            [_java(), f"-Xmx{self.heap}", *self.jvm_options, "-Djava.awt.headless=true",
+            [*self.command_prefix, _java(), f"-Xmx{self.heap}", *self.jvm_options, "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(config)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             preexec_fn=_terminate_with_parent if self._die_with_parent() else None,
@@ -181,7 +187,7 @@ class KafkaBroker:
             # Probe the port first: librdkafka would log every refused connection to stderr.
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.settimeout(0.5)
-                if sock.connect_ex(("127.0.0.1", self.port)) != 0:
+                if sock.connect_ex((self.host, self.port)) != 0:
                     time.sleep(0.2)
                     continue
             admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "logger": _quiet_logger()})  # type: ignore[dict-item]
@@ -330,11 +336,15 @@ def start_broker(
     extra_config: Mapping[str, str] | None = None,
     install: bool = True,
     outlive_parent: bool = False,
+    host: str = "127.0.0.1",
+    command_prefix: Sequence[str] = (),
 ) -> KafkaBroker:
-    """Start a single-node KRaft broker on 127.0.0.1 and wait until it answers.
+    """Start a single-node KRaft broker on 127.0.0.1 (or ``host``) and wait until it answers.
 
     ``port=0`` picks free ports (retrying if another process takes one first); without
-    ``data_dir`` a temporary directory is used and removed on ``stop()``.
+    ``data_dir`` a temporary directory is used and removed on ``stop()``. ``command_prefix`` runs
+    the JVM under another command that execs it (``ip netns exec NS``: the broker of one host in
+    a network namespace, listening on that host's ``host`` address).
     """
     if install:
         install_kafka()
@@ -349,7 +359,8 @@ def start_broker(
         broker = KafkaBroker(
             port=port or free_port(), controller_port=free_port(), data_dir=directory, process=None,
             heap=heap, extra_config=dict(extra_config or {}), remove_data_on_stop=temporary,
-            jvm_options=tuple(jvm_options), outlive_parent=outlive_parent,
+            jvm_options=tuple(jvm_options), outlive_parent=outlive_parent, host=host,
+            command_prefix=tuple(command_prefix),
         )
         try:
             broker._launch()
