@@ -9,7 +9,9 @@ import numpy as np
 
 from inferstream.conformance.battery import Check, expect
 from inferstream.conformance.common import TIMEOUT, Context, not_applicable
-from inferstream.conformance.results import CheckFailed, NotApplicable
+from inferstream.conformance.grpc_calls import channel, expect_code
+from inferstream.conformance.grpc_calls import close as close  # the runner ends a battery with its close()
+from inferstream.conformance.results import NotApplicable
 from inferstream.conformance.samples import sample_array, sample_shape, wrong_shape
 from inferstream.protos import (
     get_model_status_pb2,
@@ -26,17 +28,6 @@ NO_HEALTH = "TF Serving has no server health RPC (GetModelStatus answers for it)
 AVAILABLE = 30  # ModelVersionStatus.State.AVAILABLE
 
 
-def _channel(ctx: Context) -> Any:
-    channel = grpc.aio.insecure_channel(ctx.base.split("://", 1)[-1])
-    ctx.notes.setdefault("channels", []).append(channel)
-    return channel
-
-
-async def close(ctx: Context) -> None:
-    for channel in ctx.notes.pop("channels", []):
-        await channel.close()
-
-
 def _request(ctx: Context, model: str, shapes: dict[str, tuple[int, ...]] | None = None) -> Any:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model
@@ -46,17 +37,8 @@ def _request(ctx: Context, model: str, shapes: dict[str, tuple[int, ...]] | None
     return request
 
 
-async def _expect_code(call: Any, request: Any, want: grpc.StatusCode, what: str) -> str:
-    try:
-        await call(request, timeout=TIMEOUT)
-    except grpc.aio.AioRpcError as exc:
-        expect(exc.code() == want, f"{what}: {exc.code().name} ({exc.details()}), expected {want.name}")
-        return f"{exc.code().name}: {(exc.details() or '')[:160]}"
-    raise CheckFailed(f"{what}: the call succeeded, expected {want.name}")
-
-
 def checks_before(ctx: Context) -> list[Check]:
-    models = model_service_pb2_grpc.ModelServiceStub(_channel(ctx))
+    models = model_service_pb2_grpc.ModelServiceStub(channel(ctx))
 
     async def model_ready() -> str:
         request = get_model_status_pb2.GetModelStatusRequest()
@@ -75,12 +57,12 @@ def checks_before(ctx: Context) -> list[Check]:
 
 
 def checks_after(ctx: Context) -> list[Check]:
-    stub = prediction_service_pb2_grpc.PredictionServiceStub(_channel(ctx))
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel(ctx))
     invalid = grpc.StatusCode.INVALID_ARGUMENT
 
     async def unknown_model() -> str:
-        return await _expect_code(stub.Predict, _request(ctx, UNKNOWN_MODEL), grpc.StatusCode.NOT_FOUND,
-                                  "predict on an unknown model")
+        return await expect_code(stub.Predict, _request(ctx, UNKNOWN_MODEL), grpc.StatusCode.NOT_FOUND,
+                                 "predict on an unknown model")
 
     async def bad_shape() -> str:
         for spec in ctx.need_metadata().inputs:
@@ -88,7 +70,7 @@ def checks_after(ctx: Context) -> list[Check]:
             if shape is not None:
                 request = _request(ctx, ctx.model, {spec.name: shape})
                 what = f"input {spec.name} of {list(shape)}"
-                return await _expect_code(stub.Predict, request, invalid, what)
+                return await expect_code(stub.Predict, request, invalid, what)
         raise NotApplicable("every dimension is free: no shape is wrong")
 
     async def bad_datatype() -> str:
@@ -100,7 +82,7 @@ def checks_after(ctx: Context) -> list[Check]:
         shape = tuple(dim.size for dim in proto.tensor_shape.dim)
         proto.Clear()
         tensor_to_proto(Tensor.from_numpy(_strings(shape), name), into=proto)
-        return await _expect_code(stub.Predict, request, invalid, f"input {name} sent as DT_STRING")
+        return await expect_code(stub.Predict, request, invalid, f"input {name} sent as DT_STRING")
 
     async def malformed() -> str:
         request = _request(ctx, ctx.model)
@@ -108,7 +90,7 @@ def checks_after(ctx: Context) -> list[Check]:
         if not proto.tensor_content:
             raise NotApplicable("the input is not sent as tensor_content")
         proto.tensor_content = proto.tensor_content[:-1]  # one byte short of the shape
-        return await _expect_code(stub.Predict, request, invalid, "tensor_content one byte short")
+        return await expect_code(stub.Predict, request, invalid, "tensor_content one byte short")
 
     return [
         Check("unknown model → NOT_FOUND", unknown_model),

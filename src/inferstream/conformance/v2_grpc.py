@@ -8,7 +8,9 @@ import grpc
 
 from inferstream.conformance.battery import Check, expect
 from inferstream.conformance.common import TIMEOUT, Context
-from inferstream.conformance.results import CheckFailed, NotApplicable
+from inferstream.conformance.grpc_calls import channel, expect_code
+from inferstream.conformance.grpc_calls import close as close  # the runner ends a battery with its close()
+from inferstream.conformance.results import NotApplicable
 from inferstream.conformance.samples import sample_array, sample_shape, wrong_shape
 from inferstream.protos import v2_pb2, v2_pb2_grpc
 from inferstream.tensors.v2 import array_raw_bytes, datatype_of_numpy
@@ -17,14 +19,7 @@ UNKNOWN_MODEL = "no-such-model-conformance"
 
 
 def _stub(ctx: Context) -> Any:
-    channel = grpc.aio.insecure_channel(ctx.base.split("://", 1)[-1])
-    ctx.notes.setdefault("channels", []).append(channel)
-    return v2_pb2_grpc.GRPCInferenceServiceStub(channel)
-
-
-async def close(ctx: Context) -> None:
-    for channel in ctx.notes.pop("channels", []):
-        await channel.close()
+    return v2_pb2_grpc.GRPCInferenceServiceStub(channel(ctx))
 
 
 def _request(ctx: Context, model: str, shapes: dict[str, tuple[int, ...]] | None = None) -> Any:
@@ -37,15 +32,6 @@ def _request(ctx: Context, model: str, shapes: dict[str, tuple[int, ...]] | None
         request.inputs.add(name=spec.name, datatype=datatype, shape=list(shape))
         request.raw_input_contents.append(array_raw_bytes(array))
     return request
-
-
-async def _expect_code(call: Any, request: Any, want: grpc.StatusCode, what: str) -> str:
-    try:
-        await call(request, timeout=TIMEOUT)
-    except grpc.aio.AioRpcError as exc:
-        expect(exc.code() == want, f"{what}: {exc.code().name} ({exc.details()}), expected {want.name}")
-        return f"{exc.code().name}: {(exc.details() or '')[:160]}"
-    raise CheckFailed(f"{what}: the call succeeded, expected {want.name}")
 
 
 def checks_before(ctx: Context) -> list[Check]:
@@ -82,8 +68,8 @@ def checks_after(ctx: Context) -> list[Check]:
     invalid = grpc.StatusCode.INVALID_ARGUMENT
 
     async def unknown_model() -> str:
-        return await _expect_code(stub.ModelInfer, _request(ctx, UNKNOWN_MODEL), grpc.StatusCode.NOT_FOUND,
-                                  "infer on an unknown model")
+        return await expect_code(stub.ModelInfer, _request(ctx, UNKNOWN_MODEL), grpc.StatusCode.NOT_FOUND,
+                                 "infer on an unknown model")
 
     async def unknown_model_ready() -> str:
         try:
@@ -100,7 +86,7 @@ def checks_after(ctx: Context) -> list[Check]:
             if shape is not None:
                 request = _request(ctx, ctx.model, {spec.name: shape})
                 what = f"input {spec.name} of {list(shape)}"
-                return await _expect_code(stub.ModelInfer, request, invalid, what)
+                return await expect_code(stub.ModelInfer, request, invalid, what)
         raise NotApplicable("every dimension is free: no shape is wrong")
 
     async def bad_datatype() -> str:
@@ -108,12 +94,12 @@ def checks_after(ctx: Context) -> list[Check]:
         first = request.inputs[0]
         first.datatype = "INT8" if first.datatype != "INT8" else "FP32"
         what = f"input {first.name} sent as {first.datatype}"
-        return await _expect_code(stub.ModelInfer, request, invalid, what)
+        return await expect_code(stub.ModelInfer, request, invalid, what)
 
     async def malformed() -> str:
         request = _request(ctx, ctx.model)
         request.raw_input_contents[0] = request.raw_input_contents[0][:-1]  # one byte short of the shape
-        return await _expect_code(stub.ModelInfer, request, invalid, "raw contents one byte short")
+        return await expect_code(stub.ModelInfer, request, invalid, "raw contents one byte short")
 
     return [
         Check("unknown model → NOT_FOUND", unknown_model),
