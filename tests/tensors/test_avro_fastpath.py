@@ -29,6 +29,7 @@ from inferstream.tensors.avro import (
     fast_decode,
     fast_encode,
 )
+from inferstream.tensors.avro.ragged import RaggedTemplate
 from inferstream.tensors.avro.templates import varint, varint_bytes, varint_widths
 
 METAS = [
@@ -282,3 +283,31 @@ def test_ragged_records_all_take_one_ragged_template() -> None:
     out_results = fast_decode.decode_serving_results(results, 1 << 26)
     assert not out_results.decoded and not out_results.failures and not out_results.leftover
     assert_same_batches(decode_serving_results(results), decode_serving_results(results, fast=False))
+
+
+def test_a_result_length_first_met_after_learning_takes_the_uniform_pass(monkeypatch: Any) -> None:
+    """A ServingResult's duration varint changes the payload length, not the tensor layout: a
+    length met once the ragged template exists borrows the prefix template of another length
+    instead of walking the ragged template for good (it did, at 2× the decode cost)."""
+    for cache in (fast_decode.REQUESTS.caches, fast_decode.RESULTS.caches):
+        cache.uniform.clear()
+        cache.ragged.clear()
+    _, requests = fraud_payloads(8)
+    (group,) = decode_source_requests(requests).groups
+    outputs = {"predictions": group.inputs["transaction"]}
+
+    def results(duration: int) -> list[bytes]:
+        metas = [ModelResultMetadata("", "fraud", "onnx", 1_700_000_000_000, duration)] * 8
+        return encode_serving_results(group.inputs, outputs, metas, group.datatypes)
+
+    short, long = results(40), results(130)  # duration varint of 1 and 2 bytes
+    assert len(long[0]) == len(short[0]) + 1
+    first = fast_decode.decode_serving_results(short[:1] + long, 1 << 26)  # learns at short's length
+    assert sum(len(g) for g in first.groups) == 9 and not first.leftover
+    walks: list[int] = []
+    walk = RaggedTemplate.walk
+    monkeypatch.setattr(RaggedTemplate, "walk", lambda *a, **k: walks.append(1) or walk(*a, **k))
+    again = fast_decode.decode_serving_results(long, 1 << 26)
+    assert not walks and not again.leftover and not again.decoded
+    assert [m.duration for g in again.groups for m in g.metadata] == [130] * 8
+    assert_same_batches(decode_serving_results(long), decode_serving_results(long, fast=False))

@@ -37,6 +37,7 @@ MAX_LEARN_PER_CALL = 4  # records decoded to learn templates from, per call (cor
 MAX_TEMPLATES = 256  # payload lengths with uniform templates; a full cache is emptied
 MAX_TEMPLATES_PER_LENGTH = 8
 MAX_RAGGED = 16  # ragged templates, most recently learned first
+MAX_BORROWED = 2  # prefix templates of other lengths tried for a length with none of its own
 
 U8 = npt.NDArray[np.uint8]
 R = TypeVar("R", SourceRequest, ServingResult)
@@ -69,6 +70,21 @@ class Caches:
         if ragged is not None:
             self.ragged.insert(0, ragged)
             del self.ragged[MAX_RAGGED:]
+
+    def borrow(self, length: int) -> list[Uniform]:
+        """Prefix templates learned at other payload lengths, kept for ``length`` too: a record
+        type whose tail varies in length (a ServingResult's duration varint) has one tensor layout
+        over several lengths. Without this, a length first met after the ragged template existed
+        never got a uniform template and took the costly ragged walk for good."""
+        seen: dict[int, Uniform] = {}
+        for templates in self.uniform.values():
+            for learned in templates:
+                if learned.template.length < length:
+                    seen.setdefault(id(learned.template), learned)
+        borrowed = list(seen.values())[:MAX_BORROWED]
+        if borrowed:
+            self.uniform.put(length, borrowed)
+        return borrowed
 
 
 @dataclass
@@ -142,7 +158,12 @@ def _uniform_pass(
         if len(idx) < small:
             left.append(idx)
             continue
-        templates = only if only is not None else kind.caches.uniform.get(length, [])
+        if only is not None:
+            templates = only
+        elif (cached := kind.caches.uniform.get(length)) is not None:
+            templates = cached
+        else:  # a prefix layout may have been learned at another length
+            templates = [] if kind.whole else kind.caches.borrow(length)
         candidates = [t for t in templates if t.tensor_bytes <= max_bytes and _fits(kind, t.template, length)]
         if not candidates:
             left.append(idx)
