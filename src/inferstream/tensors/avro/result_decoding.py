@@ -135,6 +135,8 @@ def _uniform_tails(rows: U8) -> list[tuple[ModelResultMetadata, str] | None]:
     first = _tail(rows[0].tobytes()) if n else None
     if first is None or n < 2:
         return [_tail(r.tobytes()) for r in rows]
+    if bool((rows == rows[:1]).all()):  # one model call's records: one tail (the usual case)
+        return [first] * n
     meta, datatype = first
     head = avro_string(meta.errors) + avro_string(meta.model_name) + avro_string(meta.source)
     text = datatype.encode("utf-8")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -82,11 +83,11 @@ class Slot:
     key: SlotKey
     info: TensorInfo
 
-    @property
+    @cached_property  # read per slot on every decoded batch: computed once per template
     def count(self) -> int:
         return int(np.prod(self.info.shape, dtype=np.int64))
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
         return self.count * FIXED_WIDTH[self.info.dtype].itemsize
 
