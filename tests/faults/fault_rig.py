@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,9 @@ from inferstream.devtools.kafka_broker import free_port
 from inferstream.transports.kafka import BOOTSTRAP_ENV
 
 OUTLETS = ("normal", "fraud", "error")
+# The counters only drain the decider's topics (the test reads those itself): one process for the three
+# saves two process starts per case; model-serving and the decider, which the cases kill, keep their own.
+COUNTERS_TOGETHER = ["--colocate", ",".join(f"{outlet}-counter" for outlet in OUTLETS)]
 FAST_GROUP_CONF = [
     "--conf", "transports.kafka.consumer.session.timeout.ms=3000",
     "--conf", "transports.kafka.consumer.heartbeat.interval.ms=500",
@@ -46,33 +49,60 @@ def _inferstream() -> list[str]:
     return [sys.executable, "-m", "inferstream.cli.main"]
 
 
-class ModelServerProcess:
-    """``inferstream serve`` on fixed ports of 127.0.0.1: kill -9 it, start it again on the same ports."""
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the OTEL_* and INFERSTREAM_* variables an earlier test may have
+    left set (tracing to a gone collector, another broker), plus ``extra``: the suite's processes see
+    only what it sets."""
+    leaked = ("OTEL_", "INFERSTREAM_")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(leaked)}, **extra}
 
-    def __init__(self, models: dict[str, Path], log: Path) -> None:
+
+class ModelServerProcess:
+    """``inferstream serve`` on fixed ports of 127.0.0.1: kill -9 it, start it again on the same ports.
+
+    ``host`` and ``prefix`` put it elsewhere: e.g. on a network namespace's address, launched under
+    ``ip netns exec`` (tests/deploy/test_multi_host.py)."""
+
+    def __init__(self, models: dict[str, Path], log: Path, host: str = "127.0.0.1",
+                 prefix: Sequence[str] = ()) -> None:  # fmt: skip
         self.models = models
         self.log = log
+        self.host = host
+        self.prefix = list(prefix)
         self.rest_port, self.grpc_port = free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_once = False  # its ports are fixed from the first start on (restarts keep them)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return f"{self.host}:{self.grpc_port}"
 
     def start(self, timeout: float = 120) -> None:
         ready = self.log.with_suffix(".ready.json")
         ready.unlink(missing_ok=True)
-        ports = ["--port", str(self.rest_port), "--grpc-port", str(self.grpc_port)]
-        command = [*_inferstream(), "serve", *ports, "--ready-file", str(ready)]
+        ports = ["--host", self.host, "--port", str(self.rest_port), "--grpc-port", str(self.grpc_port)]
+        command = [*self.prefix, *_inferstream(), "serve", *ports, "--ready-file", str(ready)]
         for name, path in self.models.items():
             command += ["--model", f"{name}={path}"]
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
         deadline = time.monotonic() + timeout
         while not ready.exists():
+            if self.process.poll() is not None and not self.started_once and not self.prefix:
+                # a port taken since free_port() chose it: once, on new ports (no target is fixed yet)
+                self.started_once = True
+                self.rest_port, self.grpc_port = free_port(), free_port()
+                self.start(timeout)
+                return
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"inferstream serve did not start:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.1)
+        self.started_once = True
+        took = time.monotonic() - deadline + timeout
+        print(f"[faults] inferstream serve on {self.target} ready after {took:.1f} s")
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -152,14 +182,18 @@ class FraudPipeline:
 
     # -- the pipeline process ---------------------------------------------------------------------
     def start(self) -> None:
-        env = {**os.environ, BOOTSTRAP_ENV: self.bootstrap}
+        env = clean_env(**{BOOTSTRAP_ENV: self.bootstrap})
         command = [*_inferstream(), "run", str(self.blueprint), "--transport", "kafka",
                    "--summary-json", str(self.folder / f"{self.app}.summary.json"),
-                   "--no-progress", *FAST_GROUP_CONF, *self.extra_args]  # fmt: skip
+                   "--no-progress", *FAST_GROUP_CONF, *COUNTERS_TOGETHER, *self.extra_args]  # fmt: skip
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True)  # fmt: skip
         self.wait_for(lambda: self.log.read_text().count(": assigned") >= 5, 180, "every consumer assigned")
+        self.start_reading()
+
+    def start_reading(self) -> None:
+        """Count the decider's outputs in a thread of this process (until ``stop``)."""
         self._reader = threading.Thread(target=self._read_outputs, daemon=True)
         self._reader.start()
 
@@ -177,7 +211,10 @@ class FraudPipeline:
         raise AssertionError(f"no running instance {instance}")
 
     def stop(self) -> int:
-        if self.process is None:
+        if self.process is None:  # the instances ran elsewhere (started by the test): stop reading
+            self._stop_reading.set()
+            if self._reader is not None:
+                self._reader.join(30)
             return 0
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -193,12 +230,14 @@ class FraudPipeline:
 
     # -- records in and out -----------------------------------------------------------------------
     def produce(self, rows: np.ndarray, count: int, rate: float, start: int = 0,
-                during: Callable[[int], None] | None = None) -> None:  # fmt: skip
-        """``count`` tagged records at ``rate`` per second; ``during(n)`` is called after each 100."""
+                during: Callable[[int], None] | None = None,
+                until: threading.Event | None = None) -> int:  # fmt: skip
+        """``count`` tagged records at ``rate`` per second, fewer if ``until`` is set first (checked after
+        each 100, when ``during(n)`` is called too); returns how many were produced (and delivered)."""
         producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
                              "message.timeout.ms": 0, "linger.ms": 5})  # fmt: skip
         prefixes = [source_request_prefix(row) for row in rows]
-        began = time.monotonic()
+        began, produced = time.monotonic(), 0
         for n in range(count):
             seq = start + n
             while True:
@@ -207,6 +246,7 @@ class FraudPipeline:
                     break
                 except BufferError:
                     producer.poll(0.05)
+            produced = n + 1
             if n % 100 == 99:
                 producer.poll(0)
                 if during is not None:
@@ -214,7 +254,10 @@ class FraudPipeline:
                 ahead = began + (n + 1) / rate - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
+                if until is not None and until.is_set():
+                    break
         assert producer.flush(120) == 0, "the test's own producer could not deliver"
+        return produced
 
     def produce_raw(self, values: list[bytes]) -> None:
         producer = Producer({"bootstrap.servers": self.bootstrap})
@@ -300,8 +343,13 @@ def rss_mib(pid: int) -> float:
 @contextlib.contextmanager
 def pipeline(*args: Any, **kwargs: Any) -> Iterator[FraudPipeline]:
     running = FraudPipeline(*args, **kwargs)
+    began = time.monotonic()
     try:
         running.start()
+        print(f"[faults] pipeline {running.app} consuming after {time.monotonic() - began:.1f} s")
+        began = time.monotonic()
         yield running
     finally:
+        ran, began = time.monotonic() - began, time.monotonic()
         running.stop()
+        print(f"[faults] {running.app}: ran {ran:.1f} s, stopped in {time.monotonic() - began:.1f} s")
