@@ -4,15 +4,16 @@ one process per streamlet instance)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.live import Live
-from rich.table import Table
 
 from inferstream.cli.main import app, console
+from inferstream.cli.run_display import in_process_states, live_table, refresh_from_processes
 from inferstream.cli.run_options import (
     ConsoleOption,
     OtlpEndpointOption,
@@ -27,7 +28,6 @@ from inferstream.cli.run_outcome import (
     PreflightOption,
     preflight_or_exit,
     report_outcome,
-    summary_table,
 )
 from inferstream.cli.verify import ConfFileOption, ConfOption, ScaleOption, print_problems
 from inferstream.console import ProcessProbe, RunnerProbe
@@ -72,16 +72,12 @@ def _instances(values: list[str]) -> list[tuple[str, int]]:
     return chosen
 
 
-def _table(stats: PipelineStats) -> Table:
-    return summary_table(stats)
-
-
 async def _run_here(
     runner: Runner, live: Live | None, control_port: int | None, at: tuple[str, int] | None, transport: str
 ) -> PipelineStats:
     runner.install_signal_handlers()
-    if live is not None:
-        runner.on_progress = lambda stats: live.update(_table(stats))
+    if live is not None:  # counts and each streamlet's status (e.g. waiting for model server)
+        runner.on_progress = lambda stats: live.update(live_table(stats, in_process_states(runner.instances)))
     control = ControlServer(runner, control_port) if control_port is not None else None
     if control is not None:
         url = await control.start()
@@ -192,12 +188,24 @@ def run(
         options += tracing
         options += [a for g in guarantee or [] for a in ("--guarantee", g)]
         children = ProcessRunner(
-            plan, chosen, blueprint, transport, options, run_for=seconds, drain_timeout=drain_seconds,
+            plan,
+            chosen,
+            blueprint,
+            transport,
+            options,
+            run_for=seconds,
+            drain_timeout=drain_seconds,
             control=at is not None,
             colocate=_colocated(colocate or [], plan.streamlets),
             restart=restart,
         )
-        stats, codes = asyncio.run(_run_processes(children, chosen, at, transport, control_port))
+        if progress and console.is_terminal:
+            with Live(live_table(children.stats, {}), console=console, refresh_per_second=4) as live:
+                stats, codes = asyncio.run(
+                    _run_processes(children, chosen, at, transport, control_port, live)
+                )
+        else:
+            stats, codes = asyncio.run(_run_processes(children, chosen, at, transport, control_port))
         failed = {k: v for k, v in codes.items() if v != 0}
         run_errors = children.run_errors
     else:
@@ -214,7 +222,7 @@ def run(
         )
         show = progress and console.is_terminal
         if show:
-            with Live(_table(runner.stats), console=console, refresh_per_second=4) as live:
+            with Live(live_table(runner.stats, {}), console=console, refresh_per_second=4) as live:
                 stats = asyncio.run(_run_here(runner, live, control_port, at, transport))
         else:
             stats = asyncio.run(_run_here(runner, None, control_port, at, transport))
@@ -229,10 +237,20 @@ def run(
 
 
 async def _run_processes(
-    runner: ProcessRunner, transport: Any, at: tuple[str, int] | None, name: str, control_port: int | None
+    runner: ProcessRunner,
+    transport: Any,
+    at: tuple[str, int] | None,
+    name: str,
+    control_port: int | None,
+    live: Live | None = None,
 ) -> tuple[PipelineStats, dict[str, int]]:
     runner.install_signal_handlers()
     codes: dict[str, int] = {}
+    # the live table: the children's merged counts, and their /state (e.g. waiting for model server)
+    display = (
+        asyncio.create_task(refresh_from_processes(live, lambda: runner.stats, lambda: runner.http_urls))
+        if live is not None else None
+    )  # fmt: skip
     # POST /scale starts and stops instance processes (bounded by the inlet topics' partitions)
     control = ControlServer(runner, control_port) if control_port is not None else None
     if control is not None:
@@ -248,6 +266,10 @@ async def _run_processes(
     try:
         return await with_console(at, ProcessProbe(runner.plan, transport, runner), name, run()), codes
     finally:
+        if display is not None:
+            display.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await display
         if control is not None:
             await control.stop()
         await transport.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,12 +56,15 @@ def preflight_or_exit(plan: Plan, transport: Transport) -> None:
         raise typer.Exit(2) from None
 
 
-def summary_table(stats: PipelineStats) -> Table:
-    """Per streamlet: records in/out, rate, error results, dead letters, processing failures."""
-    columns = ("streamlet", "in", "out", "records/s", "error results", "dead letters", "failures")
+def summary_table(stats: PipelineStats, statuses: Mapping[str, str] | None = None) -> Table:
+    """Per streamlet: records in/out, rate, error results, dead letters, processing failures; with
+    ``statuses`` (the live table, :mod:`~inferstream.cli.run_display`) also what each does now."""
+    columns = ["streamlet", "in", "out", "records/s", "error results", "dead letters", "failures"]
     table = Table(*columns, title=stats.app)
+    if statuses is not None:
+        table.add_column("status")
     for name, summary in stats.snapshot()["streamlets"].items():
-        table.add_row(
+        cells = [
             name,
             f"{summary['records_in']:,}",
             f"{summary['records_out']:,}",
@@ -68,7 +72,11 @@ def summary_table(stats: PipelineStats) -> Table:
             f"{summary.get('error_results', 0):,}",
             f"{summary['dead_letters']:,}",
             f"{summary['errors']:,}",
-        )
+        ]
+        if statuses is not None:
+            status = statuses.get(name, "running")
+            cells.append(status if status == "running" else f"[yellow]{escape(status)}[/yellow]")
+        table.add_row(*cells)
     return table
 
 
