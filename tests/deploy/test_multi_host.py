@@ -39,7 +39,7 @@ from netns_hosts import Host, hosts
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))  # the fault suite's rig
-from fault_rig import FAST_GROUP_CONF, FraudPipeline, ModelServerProcess
+from fault_rig import FAST_GROUP_CONF, FraudPipeline, ModelServerProcess, clean_env
 
 from inferstream.apps.common.kafka_warmup import wait_for_group_coordinator
 from inferstream.apps.fraud.data import load_transactions
@@ -85,7 +85,7 @@ class InstanceProcess:
 
     def __init__(self, host: Host, line: FraudPipeline, instance: str, log: Path) -> None:
         self.host, self.log = host, log
-        env = {**os.environ, BOOTSTRAP_ENV: line.bootstrap, "INFERSTREAM_HTTP_HOST": host.address}
+        env = clean_env(**{BOOTSTRAP_ENV: line.bootstrap, "INFERSTREAM_HTTP_HOST": host.address})
         command = [*host.prefix(), sys.executable, "-m", "inferstream.cli.main", "run", str(line.blueprint),
                    "--transport", "kafka", "--instance", instance, "--scale", "model-serving=2",
                    "--no-drain", "--no-progress", *FAST_GROUP_CONF,
