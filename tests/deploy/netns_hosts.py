@@ -17,16 +17,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 PREFIX = "isn-"
 BRIDGE = f"{PREFIX}br0"
 SUBNET = "10.231.0"
 GATEWAY = f"{SUBNET}.1"
+INSTALLER = Path(__file__).resolve().parents[2] / "scripts" / "netns" / "install.sh"
+
+
+def ensure_ip() -> None:
+    """iproute2's ``ip`` is there (scripts/netns/install.sh installs it when missing, as root)."""
+    if shutil.which("ip") is None:
+        subprocess.run(["bash", str(INSTALLER)], check=True, timeout=600)
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -88,6 +97,7 @@ def hosts(names: Sequence[str]) -> Iterator[dict[str, Host]]:
     """A bridge and one namespace per name (at most 200), each with its own address; removed on exit."""
     if not 0 < len(names) <= 200 or len(set(names)) != len(names):
         raise ValueError(f"1 to 200 distinct host names, not {list(names)}")
+    ensure_ip()
     made = {
         name: Host(name, f"{PREFIX}{name}", f"{SUBNET}.{n + 2}", f"{PREFIX}{name}"[:15])
         for n, name in enumerate(names)
