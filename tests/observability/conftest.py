@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jaeger_server import Jaeger, jaeger_binary, start_jaeger, stop_jaeger
+
+from inferstream.devtools.jaeger import Jaeger, jaeger_binary, start_jaeger, stop_jaeger
 
 
 @pytest.fixture(scope="session")

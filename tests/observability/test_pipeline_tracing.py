@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jaeger_server import Jaeger
 
 from inferstream.apps.fraud.data import load_transactions
 from inferstream.apps.fraud.training import train_fraud
 from inferstream.cli.serve_process import serve_in_subprocess
+from inferstream.devtools.jaeger import Jaeger
 from inferstream.runtime.lookup import find_blueprint
 from inferstream.transports.kafka import BOOTSTRAP_ENV
 

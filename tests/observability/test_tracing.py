@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from jaeger_server import Jaeger
 
+from inferstream.devtools.jaeger import Jaeger
 from inferstream.observability import tracing
 
 

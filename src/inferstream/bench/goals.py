@@ -32,7 +32,8 @@ def check_goals(run: BenchRun) -> list[GoalCheck]:
     modes = _by_name(run)
     checks = []
     grpc_batched = [
-        r for r in modes.values() if r.mode.startswith("inferstream-grpc") and "batched" in r.mode
+        r for r in modes.values()
+        if r.mode.startswith("inferstream-grpc") and "batched" in r.mode and "-traced-" not in r.mode
     ]
     best = max(grpc_batched, key=lambda r: r.sustained_rps or 0.0, default=None)
     if best is not None and best.sustained_rps:
@@ -49,6 +50,7 @@ def check_goals(run: BenchRun) -> list[GoalCheck]:
     checks.append(_ratio(modes, HEADLINE, ORIGINAL, 20.0, "batched + concurrent vs one record per call"))
     checks.append(_ratio(modes, HEADLINE, PEER, 3.0, "vs the Quix Streams peer"))
     checks.append(_versus_handwritten(modes))
+    checks.append(_tracing_cost(modes))
     head = modes.get(HEADLINE)
     for key, limit in (("p99", 50.0), ("p50", 15.0)):
         value = head.latency_ms.get(key) if head else None
@@ -72,7 +74,8 @@ def _versus_handwritten(modes: dict[str, ModeResult]) -> GoalCheck:
     """≥ 4× the hand-written peer's throughput at an equal or better p99 (the best inferstream gRPC mode)."""
     goal, target = "vs the hand-written peer (throughput, p99)", "≥ 4×, p99 ≤ the peer's"
     peer = modes.get(HANDWRITTEN)
-    ours = [r for r in modes.values() if r.mode.startswith("inferstream-grpc") and "batched" in r.mode]
+    ours = [r for r in modes.values()
+            if r.mode.startswith("inferstream-grpc") and "batched" in r.mode and "-traced-" not in r.mode]
     best = max(ours, key=lambda r: r.sustained_rps or 0.0, default=None)
     if peer is None or best is None or not peer.sustained_rps or not best.sustained_rps:
         return GoalCheck(goal, target, "–", None)
@@ -83,6 +86,17 @@ def _versus_handwritten(modes: dict[str, ModeResult]) -> GoalCheck:
     measured = f"{ratio:,.1f}× ({rates}); {latency}"
     met = ratio >= 4.0 and p99 is not None and peer_p99 is not None and p99 <= peer_p99
     return GoalCheck(goal, target, measured, met)
+
+
+def _tracing_cost(modes: dict[str, ModeResult]) -> GoalCheck:
+    """Tracing at 1 % keeps ≥ 95 % of the untraced headline mode's throughput (same run)."""
+    goal, target = "tracing at 1 %: cost vs untraced", "≤ 5 % of throughput"
+    base, traced = modes.get(HEADLINE), modes.get(f"{HEADLINE}-traced-1pct")
+    if base is None or traced is None or not base.sustained_rps or not traced.sustained_rps:
+        return GoalCheck(goal, target, "–", None)
+    share = traced.sustained_rps / base.sustained_rps
+    measured = f"{100 * (1 - share):+.1f} % ({traced.sustained_rps:,.0f} vs {base.sustained_rps:,.0f}/s)"
+    return GoalCheck(goal, target, measured, share >= 0.95)
 
 
 def _ratio(modes: dict[str, ModeResult], fast: str, slow: str, factor: float, goal: str) -> GoalCheck:

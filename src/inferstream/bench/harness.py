@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferstream.bench import breakdown
+from inferstream.bench.blueprints import app_name
 from inferstream.bench.call_durations import model_call_durations_ms
 from inferstream.bench.features import load_features
 from inferstream.bench.kafka_probe import BrokerProbeError, Feeder, OffsetWatcher, create_topics, read_topic
@@ -47,6 +48,7 @@ from inferstream.bench.procs import ManagedProcess, ProcessFailed, children_of
 from inferstream.bench.records import RequestFactory
 from inferstream.bench.results import BenchRun, ModeResult
 from inferstream.bench.sweep import SweepStep, measure_steps, sweep_rates
+from inferstream.bench.trace_collector import trace_collector
 from inferstream.devtools.kafka_broker import start_broker
 
 Status = Callable[[str], None]
@@ -70,6 +72,7 @@ class BenchSettings:
     kafka_conf: list[str] = field(default_factory=list)  # KEY=VALUE librdkafka settings of the pipeline
     latency_sweep: bool = False  # after the paced phase: offered load from 1,000/s to saturation
     sweep_step_seconds: float = 6.0
+    otlp_endpoint: str | None = None  # traced modes' collector; None: a Jaeger started by the harness
     notes: list[str] = field(default_factory=list)
 
 
@@ -92,6 +95,7 @@ def run_bench(settings: BenchSettings, status: Status = lambda _: None) -> Bench
     with ExitStack() as stack:
         status("starting the Kafka broker")
         broker = stack.enter_context(start_broker(heap="512m"))
+        collector = stack.enter_context(trace_collector(settings.modes, settings.otlp_endpoint, work, status))
         status("finding the fraud model")
         model, note = ensure_model(settings.models, settings.data, work / "models")
         if note:
@@ -101,7 +105,7 @@ def run_bench(settings: BenchSettings, status: Status = lambda _: None) -> Bench
         proxy: NginxProxy | None = None
         if fleet_reason is None:
             status(f"starting {settings.replicas} model-server replicas")
-            fleet = ServerFleet(model, settings.replicas, work / "servers")
+            fleet = ServerFleet(model, settings.replicas, work / "servers", collector.server_env())
             stack.callback(fleet.stop)
             try:
                 fleet.start(settings.startup_seconds)
@@ -117,18 +121,19 @@ def run_bench(settings: BenchSettings, status: Status = lambda _: None) -> Bench
                 stack.callback(proxy.stop)
         for index, mode in enumerate(settings.modes):
             status(f"[{index + 1}/{len(settings.modes)}] {mode.name}")
-            reason = fleet_reason or pipeline_unavailable(mode)
+            reason = fleet_reason or pipeline_unavailable(mode) or collector.unavailable(mode)
             if reason is None and mode.access == "proxy" and proxy is None:
                 reason = proxy_unavailable() or "the proxy did not start"
             if reason is not None or fleet is None:
                 run.modes.append(ModeResult(mode.name, available=False, reason=reason))
                 continue
             ctx = RunContext(broker.bootstrap_servers, model, work / f"m{index:02d}-{mode.name}",
-                             settings.kafka_conf)
+                             settings.kafka_conf, collector.endpoint)
+            prefix = f"b{index:02d}-{mode.name}"
             try:
-                result = _run_mode(
-                    mode, f"b{index:02d}-{mode.name}", ctx, fleet, proxy, factory, settings, status
-                )
+                with collector.traced(mode, app_name(prefix)) as seen:  # traced modes: spans to Jaeger
+                    result = _run_mode(mode, prefix, ctx, fleet, proxy, factory, settings, status)
+                result.tracing.update(seen)
             except (BrokerProbeError, ProcessFailed, OSError) as exc:
                 # One mode's broken measurement must not lose the others' figures.
                 result = ModeResult(mode.name, available=False, reason=f"measurement failed: {exc}")
@@ -190,7 +195,8 @@ def _run_mode(
         result.drained = _wait_outlets(watcher, outlet_topics, saturated, settings.drain_seconds, pipeline)
         reads = {t: read_topic(ctx.bootstrap, t) for t in outlet_topics}
         out_times = np.concatenate([r.times[r.seqs < saturated] for r in reads.values()])
-        result.sustained_rps = _round(sustained_rate(out_times))
+        rate_out = sustained_rate(out_times)
+        result.sustained_rps = None if rate_out is None else round(rate_out, 1)
         if not result.drained:
             out = _outlet_total(watcher, outlet_topics)
             result.reason = (
@@ -218,6 +224,8 @@ def _run_mode(
         watcher.stop()
         feeder.flush()
     produced_at = np.concatenate(sent)
+    if mode.traced:
+        result.tracing["sampled_records"] = feeder.sampled
     _collect(result, ctx, topology, watcher, produced_at, paced_range, pipeline, shared, cpu_before, steps)
     if rss is not None:
         result.rss_mib = rss.series
@@ -382,10 +390,6 @@ def _wait_outlets(
                 raise process.fail("exited while the pipeline was running")
         time.sleep(0.2)
     return False
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def _last_line(text: str) -> str:

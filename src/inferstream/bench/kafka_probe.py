@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from inferstream.bench.records import read_tag
+from inferstream.observability.tracing import ingress_headers
 
 
 class BrokerProbeError(RuntimeError):
@@ -51,12 +52,17 @@ def create_topics(
 
 
 class Feeder:
-    """The harness's ingress: one producer writing tagged records to the input topic."""
+    """The harness's ingress: one producer writing tagged records to the input topic.
+
+    When tracing is on in this process (a traced mode) it samples records as an ingress does: a
+    sampled record gets a ``bench-ingress produce`` span and its ``traceparent`` header.
+    """
 
     def __init__(self, bootstrap: str, topic: str, make_value: Callable[[int], bytes]) -> None:
         self.topic = topic
         self.make_value = make_value
         self.failures: list[str] = []
+        self.sampled = 0  # records sent with trace context
         self.producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -81,12 +87,21 @@ class Feeder:
                 delay = started + base / rate - time.time()
                 if delay > 0:
                     time.sleep(delay)
-            for i in range(base, min(base + chunk, count)):
+            end = min(base + chunk, count)
+            traced = ingress_headers("bench-ingress", self.topic, end - base)  # None: tracing off / none
+            for i in range(base, end):
                 value = self.make_value(first_seq + i)
+                record_headers = None if traced is None else traced[i - base]
+                headers: list[tuple[str, str | bytes | None]] | None = (
+                    None if record_headers is None else list(record_headers)
+                )
+                self.sampled += headers is not None
                 times[i] = time.time()
                 while True:
                     try:
-                        self.producer.produce(self.topic, value, on_delivery=self._on_delivery)
+                        self.producer.produce(
+                            self.topic, value, headers=headers, on_delivery=self._on_delivery
+                        )
                         break
                     except BufferError:
                         self.producer.poll(0.01)

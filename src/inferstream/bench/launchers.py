@@ -95,6 +95,7 @@ class ServerFleet:
     model: FraudModel
     replicas: int
     workdir: Path
+    env: dict[str, str] = field(default_factory=dict)  # e.g. OTEL_EXPORTER_OTLP_ENDPOINT when tracing
     processes: list[ManagedProcess] = field(default_factory=list)
     grpc_ports: list[int] = field(default_factory=list)
     rest_ports: list[int] = field(default_factory=list)
@@ -122,7 +123,8 @@ class ServerFleet:
                 "--ready-file",
                 str(ready),
             ]
-            process = ManagedProcess(f"server-{index}", argv, self.workdir / f"server-{index}.log")
+            log = self.workdir / f"server-{index}.log"
+            process = ManagedProcess(f"server-{index}", argv, log, env=self.env)
             self.processes.append(process.start())
             ready_files.append(ready)
         for process, ready in zip(self.processes, ready_files, strict=True):
@@ -192,6 +194,7 @@ class RunContext:
     model: FraudModel
     workdir: Path
     kafka_conf: list[str] = field(default_factory=list)  # KEY=VALUE, e.g. producer.linger.ms=0
+    otlp_endpoint: str | None = None  # traced modes: the collector's OTLP/gRPC host:port
 
 
 def pipeline_unavailable(mode: Mode) -> str | None:
@@ -293,6 +296,8 @@ def start_inferstream(
     if mode.colocated:  # the small stages in one process; model-serving keeps its own
         argv += ["--colocate", ",".join(name for name in blueprint["streamlets"] if name != "model-serving")]
     argv += [a for setting in ctx.kafka_conf for a in ("--conf", f"transports.kafka.{setting}")]
+    if mode.traced and ctx.otlp_endpoint:  # the run's instances trace (the harness's feeder samples)
+        argv += ["--trace-ratio", str(mode.trace_ratio), "--otlp-endpoint", ctx.otlp_endpoint]
     env = {
         "INFERSTREAM_KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap,
         # Every other consumed batch of each instance is traced (the per-stage breakdown).

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from inferstream.bench import breakdown, sweep
 from inferstream.bench.goals import check_goals, goals_table
 from inferstream.bench.results import BenchRun, ModeResult
+from inferstream.bench.trace_collector import cost_markdown
 
 CHARTS = ("throughput_over_time.png", "latency_percentiles.png", "throughput_vs_instances.png")
 
@@ -101,7 +102,7 @@ def markdown_table(run: BenchRun) -> str:
             f"| {r.mode} | {rate} | {latency} | {call} | {counts} "
             f"| {pipeline_cpu:.1f} / {server_cpu:.1f} | {lag:,} |"
         )
-    lines += ["", "Goals of the issue:", "", goals_table(run), *_details(run)]
+    lines += [*cost_markdown(run), "", "Goals of the issue:", "", goals_table(run), *_details(run)]
     if run.notes:
         lines += ["", *[f"- {note}" for note in run.notes]]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ class ModeResult:
     sweep: list[dict[str, Any]] = field(default_factory=list)  # --latency-sweep steps
     rss_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # per process
     rss_growth: dict[str, dict[str, float]] = field(default_factory=dict)  # over the saturated phase
+    tracing: dict[str, Any] = field(default_factory=dict)  # traced modes: sampled, spans, traces checked
     seconds: float = 0.0
 
     @property

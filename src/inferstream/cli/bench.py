@@ -24,7 +24,11 @@ def bench(
     ] = False,
     mode: Annotated[
         list[str],
-        typer.Option("--mode", help="Only the modes whose name contains this text (repeatable), e.g. quix."),
+        typer.Option(
+            "--mode",
+            help="Only the modes whose name contains this text (repeatable), e.g. quix; 'traced' runs the "
+            "tracing modes (1 %, 100 %) beside their untraced twin.",
+        ),
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
     seconds: Annotated[
         float | None,
@@ -52,6 +56,13 @@ def bench(
     replicas: Annotated[
         int, typer.Option(min=1, help="Model-server replicas for balancing and proxy modes.")
     ] = 2,
+    otlp_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OTLP/gRPC collector (HOST:PORT) for the traced modes' spans. Default: a Jaeger the bench "
+            "starts and stops (built by bash scripts/jaeger/install.sh).",
+        ),
+    ] = None,
     models: Annotated[Path, typer.Option(help="Model base folder holding fraud/<version>/.")] = Path(
         "models"
     ),
@@ -60,16 +71,17 @@ def bench(
     ),
 ) -> None:
     """Measure the fraud pipeline over Kafka in each access mode (direct, client-side load balancing,
-    nginx proxy; gRPC and REST; one record per call as the original vs batched; 1/2/4 instances)
-    and the Quix Streams peer, all on 127.0.0.1. Writes results.json, table.md and charts to --out.
+    nginx proxy; gRPC and REST; one record per call as the original vs batched; 1/2/4 instances;
+    tracing off / 1 % / 100 %) and the Quix Streams peer, all on 127.0.0.1. Writes results.json,
+    table.md and charts to --out.
     """
     from inferstream.bench.harness import BenchSettings, run_bench
-    from inferstream.bench.modes import full_modes, quick_modes
+    from inferstream.bench.modes import full_modes, quick_modes, select_modes
     from inferstream.bench.report import write_outputs
 
     modes = quick_modes() if quick else full_modes(replicas)
     if mode:
-        modes = [m for m in modes if any(text in m.name for text in mode)]
+        modes = select_modes(modes, mode)
         if not modes:
             raise typer.BadParameter(
                 "no mode matches; names look like inferstream-grpc-direct-1i-batched", param_hint="--mode"
@@ -90,6 +102,7 @@ def bench(
         replicas=replicas,
         latency_sweep=latency_sweep,
         kafka_conf=list(kafka_conf),
+        otlp_endpoint=otlp_endpoint,
     )
     started = time.monotonic()
     with Progress(

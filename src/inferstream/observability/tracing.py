@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,9 +40,22 @@ class _State:
     tracer: Tracer | None = None
     ratio: float = 1.0
     service: str = ""
+    w3c: Any = None  # the trace_context module (headers ⇄ contexts), imported once tracing is on
 
 
 _state = _State()
+
+
+def _hashed_resource(resource: Any) -> Any:
+    """``resource`` with its hash computed once: the OTLP encoder hashes it per span (a JSON dump)."""
+    from opentelemetry.sdk.resources import Resource
+
+    class HashedResource(Resource):
+        def __hash__(self) -> int:
+            return fixed
+
+    fixed = hash(resource)
+    return HashedResource(resource.attributes, resource.schema_url)
 
 
 def tracing_enabled() -> bool:
@@ -70,7 +82,9 @@ def env_ratio(environ: Mapping[str, str] | None = None) -> float:
         return 1.0
 
 
-def configure_tracing(service: str, ratio: float | None = None, endpoint: str | None = None) -> bool:
+def configure_tracing(
+    service: str, ratio: float | None = None, endpoint: str | None = None, exporter: Any = None
+) -> bool:
     """Turn tracing on for this process when ``endpoint`` (or ``OTEL_EXPORTER_OTLP_*``) names a collector.
 
     ``ratio``: share of ingress records sampled (default ``OTEL_TRACES_SAMPLER_ARG``, else 1.0).
@@ -85,15 +99,21 @@ def configure_tracing(service: str, ratio: float | None = None, endpoint: str | 
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 
-    target = endpoint.removeprefix("http://")
-    exporter = OTLPSpanExporter(endpoint=target, insecure=not endpoint.startswith("https://"))
+    from inferstream.observability import trace_context
+
+    if exporter is None:  # (another SpanExporter: benchmarks of the instrumentation alone)
+        exporter = OTLPSpanExporter(endpoint=endpoint.removeprefix("http://"),
+                                    insecure=not endpoint.startswith("https://"))
     # The ingress decides (ratio, below); every other span follows its parent or is a root we chose.
-    resource = Resource.create({"service.name": service})
+    resource = _hashed_resource(Resource.create({"service.name": service}))
     provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_ON))
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
+    # Fewer, larger exports; a queue for ~1 s of spans at 100 % before any is dropped.
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=32_768, schedule_delay_millis=500,
+                                                   max_export_batch_size=4_096))
     shutdown_tracing()
     _state.provider = provider
     _state.tracer = provider.get_tracer(INSTRUMENTATION)
+    _state.w3c = trace_context
     _state.ratio = env_ratio() if ratio is None else min(1.0, max(0.0, ratio))
     _state.service = service
     return True
@@ -113,30 +133,6 @@ def flush_tracing(timeout_ms: int = 5_000) -> None:
 
 
 # -- records ------------------------------------------------------------------------------------
-def _headers_of(span: Span) -> Headers:
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    carrier: dict[str, str] = {}
-    TraceContextTextMapPropagator().inject(carrier, context=_context_with(span))
-    return [(k, v.encode()) for k, v in carrier.items()]
-
-
-def _context_with(span: Span) -> Context:
-    from opentelemetry import trace
-
-    return trace.set_span_in_context(span)
-
-
-def _context_from(headers: Headers) -> Context | None:
-    from opentelemetry import trace
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    carrier = {k: bytes(v).decode("latin-1") for k, v in headers if k in (TRACEPARENT, TRACESTATE)}
-    if TRACEPARENT not in carrier:
-        return None
-    context = TraceContextTextMapPropagator().extract(carrier)
-    span_context = trace.get_current_span(context).get_span_context()
-    return context if span_context.is_valid and span_context.trace_flags.sampled else None
 
 
 def ingress_headers(streamlet: str, topic: str, records: int) -> list[Headers | None] | None:
@@ -147,17 +143,16 @@ def ingress_headers(streamlet: str, topic: str, records: int) -> list[Headers | 
     tracer = _state.tracer
     if tracer is None or records == 0:
         return None
-    ratio = _state.ratio
-    chosen = range(records) if ratio >= 1.0 else [i for i in range(records) if random.random() < ratio]
+    chosen = _state.w3c.sampled(records, _state.ratio)
     if not chosen:
         return None
     from opentelemetry.trace import SpanKind
 
     headers: list[Headers | None] = [None] * records
+    name, attributes = f"{streamlet} produce", {"messaging.destination.name": topic}  # streamlet: in the name
     for index in chosen:
-        attributes = {"messaging.destination.name": topic, "inferstream.streamlet": streamlet}
-        span = tracer.start_span(f"{streamlet} produce", kind=SpanKind.PRODUCER, attributes=attributes)
-        headers[index] = _headers_of(span)
+        span = tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
+        headers[index] = _state.w3c.headers_of(span)
         span.end()
     return headers
 
@@ -171,12 +166,14 @@ class BatchTrace:
     spans: dict[int, Span] = field(default_factory=dict)
     inputs: Sequence[bytes] = ()  # the good records' payloads, to tell which output came from which
     _headers: dict[int, Headers] = field(default_factory=dict)
-    _ids: dict[int, int] | None = None
+    _contexts: dict[int, Context] = field(default_factory=dict)
 
     def context(self, index: int) -> Context | None:
         """The context of record ``index``'s span (children of it: batch wait, model call)."""
-        span = self.spans.get(index)
-        return None if span is None else _context_with(span)
+        found = self._contexts.get(index)
+        if found is None and index in self.spans:
+            found = self._contexts[index] = _state.w3c.context_with(self.spans[index])
+        return found
 
     def headers_for(self, outputs: int, sources: Sequence[int] | None) -> list[Headers | None] | None:
         """Headers of ``outputs`` emitted records; ``sources[i]`` is the batch index record i came from
@@ -184,29 +181,26 @@ class BatchTrace:
         if sources is None:
             if outputs != self.size:
                 return None  # no telling which output came from which input: the trace ends here
-            sources = range(outputs)
-        headers: list[Headers | None] = []
-        found = False
-        for source in sources:
-            span = self.spans.get(source)
-            if span is None:
-                headers.append(None)
-                continue
-            if source not in self._headers:
-                self._headers[source] = _headers_of(span)
-            headers.append(self._headers[source])
-            found = True
-        return headers if found else None
+            headers: list[Headers | None] = [None] * outputs  # only the sampled ones are visited
+            for source in self.spans:
+                headers[source] = self._headers_for(source)
+            return headers
+        picked = [None if s not in self.spans else self._headers_for(s) for s in sources]
+        return picked if any(h is not None for h in picked) else None
+
+    def _headers_for(self, source: int) -> Headers:
+        found = self._headers.get(source)
+        if found is None:
+            found = self._headers[source] = _state.w3c.headers_of(self.spans[source])
+        return found
 
     def headers_for_payloads(self, payloads: Sequence[bytes]) -> list[Headers | None] | None:
         """Headers of emitted ``payloads``: an output that IS an input payload (a router passing records
         on) continues that record's trace; otherwise one output per input, in order, is assumed."""
-        if self._ids is None:
-            self._ids = {id(value): i for i, value in enumerate(self.inputs)}
-        sources = [self._ids.get(id(p), -1) for p in payloads]
-        if all(s < 0 for s in sources):
-            return self.headers_for(len(payloads), None)
-        return self.headers_for(len(payloads), sources)
+        ids = {id(self.inputs[i]): i for i in self.spans} if self.inputs else {}  # sampled inputs only
+        if ids and not ids.keys().isdisjoint(map(id, payloads)):  # some are sampled inputs passed on
+            return self.headers_for(len(payloads), [ids.get(id(p), -1) for p in payloads])
+        return self.headers_for(len(payloads), None)
 
     def fail(self, reason: str) -> None:
         from opentelemetry.trace import Status, StatusCode
@@ -237,18 +231,15 @@ def consume_batch(
         return None
     from opentelemetry.trace import SpanKind
 
-    trace = BatchTrace(streamlet, size=len(good), inputs=[values[i] for i in good] if values else ())
-    for position, index in enumerate(good):
-        record_headers = headers[index]
-        if not record_headers:
-            continue
-        parent = _context_from(record_headers)
-        if parent is None:
-            continue
-        trace.spans[position] = tracer.start_span(
-            f"{streamlet} process", context=parent, kind=SpanKind.CONSUMER,
-            attributes={"messaging.source.name": topic, "inferstream.streamlet": streamlet},
-        )
+    inputs = values if len(good) == len(values) else [values[i] for i in good] if values else ()
+    trace = BatchTrace(streamlet, size=len(good), inputs=inputs)
+    name, attributes = f"{streamlet} process", {"messaging.source.name": topic}  # streamlet: in the name
+    everything = len(good) == len(headers)
+    carrying = enumerate(headers) if everything else ((p, headers[i]) for p, i in enumerate(good))
+    for position, record_headers in [(p, h) for p, h in carrying if h]:  # only records with headers
+        parent = _state.w3c.context_from(record_headers)
+        if parent is not None:
+            trace.spans[position] = tracer.start_span(name, parent, SpanKind.CONSUMER, attributes)
     return trace if trace.spans else None
 
 
@@ -286,8 +277,9 @@ def batch_contexts(indices: Sequence[int]) -> list[Any] | None:
     trace = current_batch()
     if trace is None:
         return None
-    contexts = [trace.context(i) for i in indices]
-    return contexts if any(c is not None for c in contexts) else None
+    spans = trace.spans
+    contexts = [trace.context(i) if i in spans else None for i in indices]
+    return contexts if spans else None
 
 
 # -- model calls ----------------------------------------------------------------------------------
@@ -354,7 +346,7 @@ def server_span(name: str, carrier: Mapping[str, str] | Sequence[tuple[str, str]
         return
     pairs = carrier.items() if isinstance(carrier, Mapping) else carrier
     headers = [(k.lower(), str(v).encode()) for k, v in pairs if k.lower() in (TRACEPARENT, TRACESTATE)]
-    parent = _context_from(headers) if headers else None
+    parent = _state.w3c.context_from(headers) if headers else None
     if parent is None:
         yield
         return
