@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from inferstream.bench.records import read_tag, source_request_prefix, tag
 from inferstream.devtools.kafka_broker import free_port
@@ -270,8 +270,8 @@ class FraudPipeline:
                              "auto.offset.reset": "earliest", "isolation.level": "read_committed",
                              "enable.auto.commit": False})  # fmt: skip
         by_topic = {topic: outlet for outlet, topic in self.topics.items()}
-        consumer.subscribe(list(self.topics.values()))
         try:
+            self._assign_from_the_start(consumer)
             while not self._stop_reading.is_set():
                 for message in consumer.consume(500, 0.2):
                     if message.error() is not None:
@@ -287,6 +287,25 @@ class FraudPipeline:
                         self.outputs.seen[seq] += 1
         finally:
             consumer.close()
+
+    def _assign_from_the_start(self, consumer: Consumer) -> None:
+        """Every partition of the decider's topics from offset 0, *assigned*, not subscribed: the checker
+        is in no consumer group, so a broker restart costs it no rebalance. Subscribed, it stalled for its
+        45 s session after the broker case's restart and then, committing nothing, read every topic again
+        from the start, counting its own re-reads as the pipeline's duplicates."""
+        wanted = list(self.topics.values())
+        while not self._stop_reading.is_set():
+            try:
+                found = consumer.list_topics(timeout=10).topics
+            except KafkaException:  # the broker is away: ask again
+                found = {}
+            known = {t: found[t].partitions for t in wanted if t in found and found[t].error is None}
+            if len(known) == len(wanted) and all(known.values()):
+                consumer.assign(
+                    [TopicPartition(t, p, OFFSET_BEGINNING) for t, ps in known.items() for p in ps]
+                )
+                return
+            time.sleep(0.5)
 
     def read_dead_letters(self, expected: int, timeout: float = 60) -> list[dict[str, Any]]:
         from inferstream.runtime.deadletters import DEAD_LETTER_CODEC
