@@ -46,18 +46,6 @@ class _State:
 _state = _State()
 
 
-def _hashed_resource(resource: Any) -> Any:
-    """``resource`` with its hash computed once: the OTLP encoder hashes it per span (a JSON dump)."""
-    from opentelemetry.sdk.resources import Resource
-
-    class HashedResource(Resource):
-        def __hash__(self) -> int:
-            return fixed
-
-    fixed = hash(resource)
-    return HashedResource(resource.attributes, resource.schema_url)
-
-
 def tracing_enabled() -> bool:
     return _state.tracer is not None
 
@@ -93,23 +81,10 @@ def configure_tracing(
     endpoint = endpoint or env_endpoint()
     if not endpoint:
         return False
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
-
     from inferstream.observability import trace_context
+    from inferstream.observability.span_export import make_provider
 
-    if exporter is None:  # (another SpanExporter: benchmarks of the instrumentation alone)
-        exporter = OTLPSpanExporter(endpoint=endpoint.removeprefix("http://"),
-                                    insecure=not endpoint.startswith("https://"))
-    # The ingress decides (ratio, below); every other span follows its parent or is a root we chose.
-    resource = _hashed_resource(Resource.create({"service.name": service}))
-    provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_ON))
-    # Fewer, larger exports; a queue for ~1 s of spans at 100 % before any is dropped.
-    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=32_768, schedule_delay_millis=500,
-                                                   max_export_batch_size=4_096))
+    provider = make_provider(service, endpoint, exporter)  # batched OTLP/gRPC export
     shutdown_tracing()
     _state.provider = provider
     _state.tracer = provider.get_tracer(INSTRUMENTATION)
