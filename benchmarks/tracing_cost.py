@@ -20,22 +20,22 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from inferstream.bench.machine import describe_machine
 from inferstream.observability import tracing
+from inferstream.observability.otlp_encoding import encode
 
 
 class EncodeOnly(SpanExporter):
-    """Encodes each batch to an OTLP request, as the gRPC exporter does, and drops it."""
+    """Encodes each batch to an OTLP request, as inferstream's gRPC exporter does, and drops it."""
 
     def __init__(self) -> None:
         self.spans = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        encode_spans(spans).SerializeToString()
+        encode(spans).SerializeToString()
         self.spans += len(spans)
         return SpanExportResult.SUCCESS
 

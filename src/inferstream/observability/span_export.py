@@ -4,8 +4,8 @@ Sized for 100 % sampling: exports of up to 4,096 spans from a queue of 32,768 (t
 512 / 2,048, mean eight times the export calls). A collector that cannot keep up makes the SDK
 drop spans rather than slow the pipeline — and log a warning per dropped span, which under load is
 a flood of its own: :class:`QueueFullOnce` lets one through per minute with the count since. The
-resource's hash is computed once (the OTLP encoder hashes it per span, as a JSON dump). Imported
-only once tracing is on.
+resource's hash is computed once (the SDK's OTLP encoder, used for unusual batches, hashes it per
+span, as a JSON dump); our spans are encoded by :mod:`otlp_encoding`. Imported only once tracing is on.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import time
 
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+
+from inferstream.observability.otlp_encoding import LeanOTLPSpanExporter
 
 QUEUE_SPANS = 32_768
 EXPORT_SPANS = 4_096
@@ -63,8 +64,8 @@ def make_provider(service: str, endpoint: str, exporter: SpanExporter | None = N
     The ingress decides sampling itself; every other span follows its parent, or is a root we chose.
     """
     if exporter is None:
-        exporter = OTLPSpanExporter(endpoint=endpoint.removeprefix("http://"),
-                                    insecure=not endpoint.startswith("https://"))
+        exporter = LeanOTLPSpanExporter(endpoint=endpoint.removeprefix("http://"),
+                                        insecure=not endpoint.startswith("https://"))
     logger = logging.getLogger(SDK_LOGGER)
     if not any(isinstance(f, QueueFullOnce) for f in logger.filters):
         logger.addFilter(QueueFullOnce())
