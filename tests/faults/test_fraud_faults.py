@@ -2,11 +2,12 @@
 
 Every case produces tagged records, breaks something mid-run, and fails on any record lost
 (produced but never out of the decider). Duplicates are counted (0 required in exactly-once).
-Loopback only; each case cleans up its processes. Every case is marked slow. Measured on the
-shared 2-core machine at load 20-27: kill -9 cases ~110 s each, the 30 s outage ~115 s, the
-broker case ~5 min (the broker's own restart took 2 min), the rest ~1-2 min each: ~12 min in
-all, over the ~8 min aimed at; most of it is process start-up and the loaded broker. Each case appends its
-row to ``.cache/faults/results.jsonl``, from which docs/reliability.md's table was written.
+Loopback only; each case cleans up its processes. Every case is marked slow. Measured alone on the
+shared 2-core machine at load 10-16: 292 s in all (was 430 s at load 6-19 before the reader left
+its consumer group and the model server was shared): the outage case ~57 s (30 s of it the outage),
+the broker case ~54 s, the kill and replica cases 30-42 s, the rest under 40 s; the first case's
+setup ~50 s (broker, model). At load 20-27 it took ~12 min. Each case appends its row to
+``.cache/faults/results.jsonl``, from which docs/reliability.md's table was written.
 """
 
 from __future__ import annotations
