@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inferstream.devtools.kafka_broker import KafkaBroker, start_broker
@@ -58,3 +59,30 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         yield s3_server
     finally:
         s3_client.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def fraud_model_base(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
+    """A model base folder holding ``fraud/1`` as ``inferstream train fraud`` makes it; trained once a
+    session and shared, so tests only read it."""
+    from inferstream.apps.fraud.data import load_transactions
+    from inferstream.apps.fraud.training import train_fraud
+
+    root = tmp_path_factory.mktemp("fraud-models")
+    train_fraud(load_transactions(repo_root / "data/creditcard-sample.csv"), root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fraud_models(fraud_model_base: Path) -> Path:
+    """The ``fraud`` model's folder (its versions inside) of :func:`fraud_model_base`."""
+    return fraud_model_base / "fraud"
+
+
+@pytest.fixture(scope="session")
+def card_rows(repo_root: Path) -> np.ndarray:
+    """The first 2,000 card transactions of the sample, as the model's float32 features."""
+    from inferstream.apps.fraud.data import load_transactions
+
+    data = load_transactions(repo_root / "data/creditcard-sample.csv")
+    return np.asarray(data.features[:2000], dtype=np.float32)

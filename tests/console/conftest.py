@@ -11,23 +11,12 @@ from typing import Any
 
 import pytest
 
-from inferstream.apps.fraud.data import load_transactions
-from inferstream.apps.fraud.training import train_fraud
-
 CHROMIUM = "/usr/bin/chromium"
 # Root needs --no-sandbox; the rest keep a test browser from calling out or doing background work.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-
-
-@pytest.fixture(scope="session")
-def fraud_models(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
-    """A model base folder holding ``fraud/1`` as ``inferstream train fraud`` makes it."""
-    root = tmp_path_factory.mktemp("console-models")
-    train_fraud(load_transactions(repo_root / "data/creditcard-sample.csv"), root)
-    return root
 
 
 # Module scope, not session: while sync_playwright is open, its event loop runs in the main thread and

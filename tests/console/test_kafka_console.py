@@ -26,15 +26,15 @@ def _view(url: str) -> dict[str, Any]:
 
 
 def test_a_kafka_runs_console_gathers_every_instance_process(
-    fraud_models: Path, repo_root: Path, tmp_path: Path, bootstrap: str
+    fraud_model_base: Path, repo_root: Path, tmp_path: Path, bootstrap: str
 ) -> None:
     app = f"console-{uuid.uuid4().hex[:8]}"
     blueprint = tmp_path / f"{app}.yaml"
     source = find_blueprint("fraud-embedded").read_text()
     blueprint.write_text(source.replace("name: fraud-embedded\n", f"name: {app}\n"))
     conf = {
-        "model-serving.model-path": str(fraud_models / "fraud" / "1"),
-        "fraud-decider.threshold-from": str(fraud_models / "fraud"),
+        "model-serving.model-path": str(fraud_model_base / "fraud" / "1"),
+        "fraud-decider.threshold-from": str(fraud_model_base / "fraud"),
         "card-ingress.data": str(repo_root / "data/creditcard-sample.csv"),
         "card-ingress.rate": "300",
         "fraud-console.lines-per-second": "0",

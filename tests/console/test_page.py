@@ -57,12 +57,12 @@ def _row(streamlet: str, column: str) -> str:
 
 
 def test_the_page_draws_the_blueprint_moves_live_and_ends_with_the_runs_summary(
-    browser: Any, fraud_models: Path, repo_root: Path, tmp_path: Path
+    browser: Any, fraud_model_base: Path, repo_root: Path, tmp_path: Path
 ) -> None:
     summary_path = tmp_path / "summary.json"
     errors: list[str] = []
-    with serve_in_subprocess({"fraud": fraud_models / "fraud"}) as served:
-        args = _fraud_args(served.grpc_target, fraud_models, repo_root, 400,
+    with serve_in_subprocess({"fraud": fraud_model_base / "fraud"}) as served:
+        args = _fraud_args(served.grpc_target, fraud_model_base, repo_root, 400,
                            ["--for", "25s", "--summary-json", str(summary_path)])
         run = RunWithConsole(args, tmp_path / "run.log")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -114,11 +114,11 @@ def test_the_page_draws_the_blueprint_moves_live_and_ends_with_the_runs_summary(
 
 
 def test_a_model_server_that_stops_shows_as_down_while_errors_rise(
-    browser: Any, fraud_models: Path, repo_root: Path, tmp_path: Path
+    browser: Any, fraud_model_base: Path, repo_root: Path, tmp_path: Path
 ) -> None:
     errors: list[str] = []
-    with serve_in_subprocess({"fraud": fraud_models / "fraud"}) as served:
-        args = _fraud_args(served.grpc_target, fraud_models, repo_root, 200,
+    with serve_in_subprocess({"fraud": fraud_model_base / "fraud"}) as served:
+        args = _fraud_args(served.grpc_target, fraud_model_base, repo_root, 200,
                            ["--for", "120s", "--conf", "model-serving.timeout=1s",
                             # error records after the retries (the default waits out an outage instead)
                             "--conf", "model-serving.on-unavailable=error"])

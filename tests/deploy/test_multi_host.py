@@ -43,8 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))  # the f
 from fault_rig import FAST_GROUP_CONF, FraudPipeline, ModelServerProcess, clean_env
 
 from inferstream.apps.common.kafka_warmup import wait_for_group_coordinator
-from inferstream.apps.fraud.data import load_transactions
-from inferstream.apps.fraud.training import train_fraud
 from inferstream.devtools.kafka_broker import KafkaBroker, start_broker
 from inferstream.runtime.instance_process import READY_MARKER
 from inferstream.transports.kafka import BOOTSTRAP_ENV
@@ -58,19 +56,6 @@ EJECTIONS = "inferstream_serving_endpoint_ejections_total"
 CALLS = "inferstream_serving_endpoint_calls_total"
 UP = "inferstream_serving_endpoint_up"
 RECORDS_IN = "inferstream_serving_records_in_total"
-
-
-@pytest.fixture(scope="module")
-def fraud_models(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
-    root = tmp_path_factory.mktemp("multi-host-models")
-    train_fraud(load_transactions(repo_root / "data/creditcard-sample.csv"), root)
-    return root / "fraud"
-
-
-@pytest.fixture(scope="module")
-def card_rows(repo_root: Path) -> np.ndarray:
-    data = load_transactions(repo_root / "data/creditcard-sample.csv")
-    return np.asarray(data.features[:2000], dtype=np.float32)
 
 
 @pytest.fixture

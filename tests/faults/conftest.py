@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -28,26 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # fault_rig, beside th
 
 from fault_rig import ModelServerProcess
 
-from inferstream.apps.fraud.data import load_transactions
-from inferstream.apps.fraud.training import train_fraud
 from inferstream.devtools.kafka_broker import KafkaBroker, start_broker
 
 RESULTS = Path(__file__).resolve().parents[2] / ".cache" / "faults" / "results.jsonl"
 WARM_UP_TOPIC = "faults-warm-up"
-
-
-@pytest.fixture(scope="session")
-def fraud_models(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
-    """``<dir>/fraud/1``: the fraud model as ``inferstream train fraud`` makes it."""
-    root = tmp_path_factory.mktemp("fault-models")
-    train_fraud(load_transactions(repo_root / "data/creditcard-sample.csv"), root)
-    return root / "fraud"
-
-
-@pytest.fixture(scope="session")
-def card_rows(repo_root: Path) -> np.ndarray:
-    data = load_transactions(repo_root / "data/creditcard-sample.csv")
-    return np.asarray(data.features[:2000], dtype=np.float32)
 
 
 @pytest.fixture(scope="session")
