@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,12 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from inferstream.cli.main import app, console
+
+
+def _terminated(signum: int, frame: object) -> None:
+    # Python's default SIGTERM ends the process at once, skipping the harness's finally blocks and
+    # orphaning its broker, servers and pipeline; as an interrupt, they stop them as Ctrl-C does.
+    raise KeyboardInterrupt(f"signal {signum}")
 
 DEFAULT_OUT = Path("results/bench")
 
@@ -109,7 +116,11 @@ def bench(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as bar:
         task = bar.add_task("starting", total=None)
-        run = run_bench(settings, lambda text: bar.update(task, description=text))
+        previous = signal.signal(signal.SIGTERM, _terminated)
+        try:
+            run = run_bench(settings, lambda text: bar.update(task, description=text))
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     paths = write_outputs(run, out)
     console.print(paths[1].read_text(), markup=False, highlight=False, soft_wrap=True)
     console.print(f"Wrote {', '.join(str(p) for p in paths)} in {time.monotonic() - started:.0f} s")
