@@ -114,7 +114,10 @@ def test_model_server_down_for_30_s_loses_nothing_and_makes_no_error(
         if back.is_alive():  # the server is shared: it is back (or its start failed) before the next case
             back.join()
     assert row["lost"] == 0 and row["errors"] == 0
-    assert log.count("is unavailable") == 1 and log.count("answers again after") == 1
+    # One WARNING when an outage starts, one INFO when it ends. On a loaded machine the restarted
+    # server's first answers can be late, making a second short episode: each must still be closed.
+    outages = log.count("is unavailable")
+    assert 1 <= outages <= 3 and log.count("answers again after") == outages, log[-3000:]
 
 
 def test_one_of_two_balanced_replicas_killed_for_good(
