@@ -258,7 +258,8 @@ def read_topic(bootstrap: str, topic: str, sample_values: int = 0, timeout: floa
         every = max(1, total // sample_values) if sample_values else 0
         seen = 0
         # A long saturated run leaves millions of records: allow at least 20,000 read per second.
-        deadline = time.monotonic() + max(timeout, total / 20_000)
+        timeout = max(timeout, total / 20_000)
+        deadline = time.monotonic() + timeout
         assigned = [p for p in parts if ends[p.partition] > 0]
         reached = not assigned
         # Done when every partition's position passed its end: transaction markers (exactly-once
