@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +86,23 @@ def card_rows(repo_root: Path) -> np.ndarray:
 
     data = load_transactions(repo_root / "data/creditcard-sample.csv")
     return np.asarray(data.features[:2000], dtype=np.float32)
+
+
+def _instance_pid(app: str, instance: str) -> int | None:
+    """The pid of the process of pipeline ``app`` that runs ``instance`` (``double:0``), from /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if instance.encode() in argv and any(app.encode() in a for a in argv):
+            return int(entry.name)
+    return None
+
+
+@pytest.fixture
+def instance_pid() -> Callable[[str, str], int | None]:
+    """Finds an instance process of a running pipeline by its app and instance name."""
+    return _instance_pid

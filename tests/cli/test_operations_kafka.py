@@ -26,7 +26,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -183,21 +183,10 @@ def test_failed_records_are_counted_listed_and_replayed_once(
     assert list(Path(env["TMPDIR"]).iterdir()) == []  # no inferstream-run-* folder
 
 
-def _child_pid(app: str, instance: str) -> int | None:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if instance.encode() in argv and any(app.encode() in a for a in argv):
-            return int(entry.name)
-    return None
 
 
 def test_a_killed_instance_shows_its_counts_and_the_signal_and_alone_is_blamed(
-    project: Path, server: Served, env: dict[str, str]
+    project: Path, server: Served, env: dict[str, str], instance_pid: Callable[[str, str], int | None]
 ) -> None:
     blueprint, _ = _blueprint(project, server.grpc, loop=True)
     summary = project / f"{blueprint.stem}.json"
@@ -229,7 +218,7 @@ def test_a_killed_instance_shows_its_counts_and_the_signal_and_alone_is_blamed(
             assert run.poll() is None and time.monotonic() < deadline, "".join(lines)[-4000:]
             time.sleep(0.5)
         time.sleep(10)  # records flow through the decider; its process reports its counts every second
-        pid = _child_pid(blueprint.stem, "fraud-decider:0")
+        pid = instance_pid(blueprint.stem, "fraud-decider:0")
         assert pid is not None, "the decider's process is not running"
         os.kill(pid, signal.SIGKILL)
         run.wait(timeout=180)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,24 +65,12 @@ def test_an_ingress_cannot_be_colocated(bootstrap: str, tmp_path: Path) -> None:
     assert "ingress" in log.read_text()
 
 
-def _pid_of(app: str, instance: str) -> int | None:
-    """The pid of the instance process of ``app`` that runs ``instance`` (``double:0``)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if instance.encode() in argv and any(app.encode() in a for a in argv):
-            return int(entry.name)
-    return None
 
 
 @pytest.mark.kafka
 @pytest.mark.slow
 def test_a_restarted_instance_keeps_its_dead_process_counts_and_says_how_it_died(
-    bootstrap: str, tmp_path: Path
+    bootstrap: str, tmp_path: Path, instance_pid: Callable[[str, str], int | None]
 ) -> None:
     count = 3000
     output = tmp_path / "out.jsonl"
@@ -91,7 +80,7 @@ def test_a_restarted_instance_keeps_its_dead_process_counts_and_says_how_it_died
     process = inferstream_run(args, bootstrap, log, extra_env={"COLUMNS": "250"})
     try:
         wait_for(lambda: len(read_numbers(output)) >= 1000, 90, "records through the doubler")
-        pid = _pid_of(app, "double:0")
+        pid = instance_pid(app, "double:0")
         assert pid is not None, log.read_text()[-3000:]
         os.kill(pid, signal.SIGKILL)
         process.wait(timeout=120)
